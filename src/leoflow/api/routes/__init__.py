@@ -1,0 +1,1 @@
+"""One router module per resource, as in Airflow's ``core_api/routes``."""

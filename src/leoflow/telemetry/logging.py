@@ -1,0 +1,94 @@
+"""structlog configuration: JSON lines on stdout by default, a console format on request.
+
+Every line carries the bound context (``dag_id``, ``run_id``, ``task_id``, ``try_number``,
+``tenant`` where they apply) and, inside a traced operation, ``trace_id`` and ``span_id`` so a
+log line can be joined to its trace. Standard-library loggers (uvicorn, alembic, grpc) are
+routed through the same processors so a process never mixes formats.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any, Literal
+
+import structlog
+from opentelemetry import trace
+
+LogFormat = Literal["json", "console"]
+
+_SECRET_KEY_MARKERS = ("password", "secret", "token", "authorization", "api_key", "apikey")
+_MASK = "***"
+
+
+def _add_trace_ids(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    ctx = trace.get_current_span().get_span_context()
+    if ctx.is_valid:
+        event_dict.setdefault("trace_id", format(ctx.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(ctx.span_id, "016x"))
+    return event_dict
+
+
+def mask_secret_fields(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Replace values of secret-looking keys so a careless ``log.info(password=…)`` leaks nothing."""
+    for key in list(event_dict):
+        if any(marker in key.lower() for marker in _SECRET_KEY_MARKERS):
+            event_dict[key] = _MASK
+    return event_dict
+
+
+def _shared_processors() -> list[Any]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _add_trace_ids,
+        mask_secret_fields,
+        structlog.processors.StackInfoRenderer(),
+        structlog.processors.format_exc_info,
+    ]
+
+
+def configure_logging(fmt: LogFormat = "json", level: str = "INFO") -> None:
+    """Configure structlog and the standard library logging for this process (idempotent)."""
+    renderer: Any
+    if fmt == "console":
+        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    else:
+        renderer = structlog.processors.JSONRenderer(sort_keys=False)
+    shared = _shared_processors()
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "alembic"):
+        std = logging.getLogger(name)
+        std.handlers[:] = []
+        std.propagate = True
+
+
+def get_logger(name: str | None = None) -> Any:
+    """A structlog logger; bind per-call fields with ``log.bind(...)``."""
+    return structlog.stdlib.get_logger(name)
+
+
+def bind_context(**fields: Any) -> None:
+    """Bind fields (``dag_id``, ``run_id``…) to every log line of the current task/coroutine."""
+    structlog.contextvars.bind_contextvars(**fields)
