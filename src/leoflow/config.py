@@ -22,6 +22,7 @@ from pydantic_settings import (
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+
 class ConfigFileError(ValueError):
     """The configuration file cannot be read; the message names the file and the fix."""
 
@@ -113,5 +114,5 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build settings from the environment (and ``LEOFLOW_CONFIG_FILE``), with explicit overrides."""
+    """Settings from the environment and ``LEOFLOW_CONFIG_FILE``, plus explicit overrides."""
     return Settings(**overrides)

@@ -72,18 +72,14 @@ TASK_SYSTEM_TRANSITIONS: Mapping[TaskState, frozenset[TaskState]] = {
     # Planning: a task becomes ready, is skipped or upstream-failed by its trigger rule, or is
     # an `empty` task completed by the scheduler without dispatch. `removed` when the task
     # disappeared from the run's DAG version.
-    _T.NONE: frozenset(
-        {_T.SCHEDULED, _T.SKIPPED, _T.UPSTREAM_FAILED, _T.SUCCESS, _T.REMOVED}
-    ),
+    _T.NONE: frozenset({_T.SCHEDULED, _T.SKIPPED, _T.UPSTREAM_FAILED, _T.SUCCESS, _T.REMOVED}),
     # Dispatch hands the try to an executor; an executor that refuses the try fails it.
     _T.SCHEDULED: frozenset({_T.QUEUED, _T.FAILED, _T.UP_FOR_RETRY, _T.REMOVED}),
     # The agent reports running; a lost dispatch is re-scheduled or failed by its reaper;
     # an executor that cannot start the try (image pull error, …) fails it.
     _T.QUEUED: frozenset({_T.RUNNING, _T.SCHEDULED, _T.FAILED, _T.UP_FOR_RETRY}),
     # The agent reports the outcome; a task may defer itself; the heartbeat reaper fails it.
-    _T.RUNNING: frozenset(
-        {_T.SUCCESS, _T.FAILED, _T.UP_FOR_RETRY, _T.SKIPPED, _T.DEFERRED}
-    ),
+    _T.RUNNING: frozenset({_T.SUCCESS, _T.FAILED, _T.UP_FOR_RETRY, _T.SKIPPED, _T.DEFERRED}),
     # A trigger fires (resume on a worker) or times out.
     _T.DEFERRED: frozenset({_T.SCHEDULED, _T.FAILED, _T.UP_FOR_RETRY}),
     # The retry delay elapsed: the next try is scheduled (its try number is incremented).
@@ -114,9 +110,7 @@ def legal_task_sources(target: TaskState, *, by_operator: bool = False) -> froze
     return frozenset(sources)
 
 
-def can_transition_task(
-    source: TaskState, target: TaskState, *, by_operator: bool = False
-) -> bool:
+def can_transition_task(source: TaskState, target: TaskState, *, by_operator: bool = False) -> bool:
     """Whether ``source -> target`` is a legal task-instance move."""
     return source in legal_task_sources(target, by_operator=by_operator)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -35,7 +37,7 @@ def test_terminal_states_have_no_system_exit() -> None:
 
 def test_the_happy_path_is_legal() -> None:
     path = [TaskState.NONE, TaskState.SCHEDULED, TaskState.QUEUED, TaskState.RUNNING]
-    for source, target in zip(path, path[1:], strict=False):
+    for source, target in itertools.pairwise(path):
         assert can_transition_task(source, target)
     assert can_transition_task(TaskState.RUNNING, TaskState.SUCCESS)
 

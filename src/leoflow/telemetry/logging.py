@@ -35,7 +35,7 @@ def _add_trace_ids(
 def mask_secret_fields(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """Replace values of secret-looking keys so a careless ``log.info(password=…)`` leaks nothing."""
+    """Mask values of secret-looking keys: a careless ``log.info(password=…)`` leaks nothing."""
     for key in list(event_dict):
         if any(marker in key.lower() for marker in _SECRET_KEY_MARKERS):
             event_dict[key] = _MASK

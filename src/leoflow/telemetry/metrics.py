@@ -1,9 +1,9 @@
 """The Prometheus registry every Leoflow metric registers into.
 
 A dedicated registry (not the library's global default) keeps tests isolated and lets the
-server expose exactly Leoflow's metrics plus the process and GC collectors. Modules define their
-metrics next to the code path that updates them, always with ``registry=REGISTRY``, and keep
-label cardinality bounded (no run ids or try numbers as label values).
+server expose exactly Leoflow's metrics plus the process and GC collectors. Every metric
+definition lives in this module (one concept, one home); the code paths that update a metric
+import it from here. Label cardinality stays bounded: no run ids or try numbers as labels.
 """
 
 from __future__ import annotations
