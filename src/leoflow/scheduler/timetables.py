@@ -17,15 +17,7 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-PRESETS: dict[str, str] = {
-    "@hourly": "0 * * * *",
-    "@daily": "0 0 * * *",
-    "@weekly": "0 0 * * 0",
-    "@monthly": "0 0 1 * *",
-    "@quarterly": "0 0 1 */3 *",
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-}
+from leoflow.spec import PRESET_CRON
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +39,7 @@ class CronTimetable:
     """A cron expression (or preset) evaluated in a timezone, with trigger semantics."""
 
     def __init__(self, expression: str, timezone: str = "UTC") -> None:
-        self.expression = PRESETS.get(expression, expression)
+        self.expression = PRESET_CRON.get(expression, expression)
         if not croniter.is_valid(self.expression):
             raise ValueError(f"invalid cron expression {expression!r}")
         self.tz = ZoneInfo(timezone)

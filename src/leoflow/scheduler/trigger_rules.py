@@ -13,20 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from leoflow.spec import TriggerRule
 from leoflow.states import TaskState
 
-
-class TriggerRule(StrEnum):
-    """The trigger rules a ``dag.json`` task may declare."""
-
-    ALL_SUCCESS = "all_success"
-    ALL_FAILED = "all_failed"
-    ALL_DONE = "all_done"
-    ONE_SUCCESS = "one_success"
-    ONE_FAILED = "one_failed"
-    NONE_FAILED = "none_failed"
-    NONE_SKIPPED = "none_skipped"
-    ALWAYS = "always"
+__all__ = ["Readiness", "TriggerRule", "UpstreamCounts", "evaluate"]
 
 
 class Readiness(StrEnum):
