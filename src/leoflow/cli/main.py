@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from leoflow import __version__
+from leoflow.cli.authoring import register_authoring_commands
 from leoflow.cli.db import db_app
 
 app = typer.Typer(
@@ -18,6 +19,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(db_app, name="db", help="Metadata database: migrate and check.")
+register_authoring_commands(app)
 
 
 def _print_version(value: bool) -> None:

