@@ -14,7 +14,7 @@ from uuid import UUID
 
 
 class ExecutorRefused(RuntimeError):
-    """The executor cannot start this try (no capacity, bad spec, API down): the message says why."""
+    """The executor cannot start this try (no capacity, bad spec, API down); says why."""
 
 
 @dataclass(frozen=True, slots=True)

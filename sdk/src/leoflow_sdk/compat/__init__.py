@@ -13,7 +13,7 @@ from pathlib import Path
 SHIM_PARENT = Path(__file__).resolve().parent
 """The folder to put on ``sys.path`` so that ``import airflow`` finds the shim."""
 
-FALLBACK_DIR = SHIM_PARENT / "fallback"
+FALLBACK_DIR = SHIM_PARENT / "_fallback"
 """Minimal stand-ins (``pendulum``) appended at the *end* of ``sys.path``: used only when the
 real package is not installed, so DAG files written for Airflow import without it."""
 

@@ -37,7 +37,7 @@ def json_literal(value: Any, where: str) -> Any:
             )
         return {key: json_literal(item, where) for key, item in value.items()}
     raise InvalidDagError(
-        f"{where} is a {type(value).__name__} ({value!r:.60}), which is not a JSON literal",
+        f"{where} is a {type(value).__name__} ({str(value)[:60]}), which is not a JSON literal",
         "pass JSON values only (str, int, float, bool, None, list, dict) "
         "and convert the rest inside the task",
     )
@@ -63,7 +63,7 @@ def seconds(value: Any, what: str) -> int | float | None:
 def timezone_name(value: dt.datetime) -> str:
     """The IANA name of a datetime's zone (``UTC`` for naive ones, as Airflow's default)."""
     tz = value.tzinfo
-    if tz is None or value.utcoffset() == dt.timedelta(0) and not hasattr(tz, "key"):
+    if tz is None or (value.utcoffset() == dt.timedelta(0) and not hasattr(tz, "key")):
         return "UTC"
     name = getattr(tz, "key", None) or getattr(tz, "name", None)
     if isinstance(name, str) and name:

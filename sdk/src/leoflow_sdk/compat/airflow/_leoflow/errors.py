@@ -40,10 +40,15 @@ class LeoflowCompileError(Exception):
 class NotSupportedError(LeoflowCompileError):
     """An Airflow feature Leoflow does not run yet: loud, never a silent mistranslation."""
 
-    def __init__(self, what: str, location: tuple[str, int] | None = None) -> None:
+    def __init__(
+        self, what: str, location: tuple[str, int] | None = None, fix: str | None = None
+    ) -> None:
         filename, line = location or user_location()
         self.what = what
-        super().__init__(f"not supported by Leoflow yet: {what}, at {filename}:{line}", filename, line)
+        message = f"not supported by Leoflow yet: {what}, at {filename}:{line}"
+        if fix:
+            message += f". Fix: {fix}"
+        super().__init__(message, filename, line)
 
 
 class InvalidDagError(LeoflowCompileError):

@@ -26,7 +26,9 @@ class Param:
     def to_json(self, name: str) -> dict[str, Any]:
         """The recorded form: ``{"value", "description", "schema"}`` with JSON values only."""
         where = f"Param '{name}'"
-        out: dict[str, Any] = {"value": json_literal(self.value, where) if self.has_default() else None}
+        out: dict[str, Any] = {
+            "value": json_literal(self.value, where) if self.has_default() else None
+        }
         if self.description is not None:
             out["description"] = self.description
         out["schema"] = json_literal(self.schema, where)

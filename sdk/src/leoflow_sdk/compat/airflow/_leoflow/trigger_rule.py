@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class TriggerRule(str, Enum):
+class TriggerRule(StrEnum):
     """Every Airflow 3 trigger rule, so DAG files reference them unchanged; see ``SUPPORTED``."""
 
     ALL_SUCCESS = "all_success"
@@ -21,9 +21,6 @@ class TriggerRule(str, Enum):
     NONE_SKIPPED = "none_skipped"
     ALWAYS = "always"
     ALL_SKIPPED = "all_skipped"
-
-    def __str__(self) -> str:
-        return self.value
 
     @classmethod
     def is_valid(cls, trigger_rule: str) -> bool:

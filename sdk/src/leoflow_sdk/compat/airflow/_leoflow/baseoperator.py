@@ -1,0 +1,209 @@
+"""``BaseOperator`` and ``XComArg``: a task records its id, type, settings and edges.
+
+A task attaches itself to the DAG and TaskGroup open where it is created (or ``dag=`` /
+``task_group=``), takes its group's prefix (``group.task``), and fills unset arguments from
+``default_args`` exactly where Airflow would. Nothing here runs the task.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from . import context
+from .convert import iso_datetime
+from .edges import DependencyMixin, link
+from .errors import InvalidDagError, NotSupportedError, user_location
+from .task_args import task_settings
+
+if TYPE_CHECKING:
+    from .dag import DAG
+    from .taskgroup import TaskGroup
+
+MAPPING_FIX = "create one task per item in a Python loop over a literal list"
+_RUNTIME_HOOKS = ("execute", "pre_execute", "post_execute", "on_kill")
+_SHIM_PACKAGE = __name__.rsplit("._leoflow", 1)[0]
+
+
+def _is_shim_module(module: str) -> bool:
+    return module == _SHIM_PACKAGE or module.startswith(_SHIM_PACKAGE + ".")
+
+
+class BaseOperator(DependencyMixin):
+    """Base of every supported operator; a subclass that overrides ``execute`` is refused."""
+
+    leoflow_type: ClassVar[str] = ""
+    template_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        *,
+        task_id: str,
+        dag: DAG | None = None,
+        task_group: TaskGroup | None = None,
+        default_args: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.location = user_location()
+        self._refuse_custom_subclass()
+        owner_dag = dag or (task_group.dag if task_group is not None else context.current_dag())
+        if owner_dag is None:
+            raise InvalidDagError(
+                f"task '{task_id}' is created outside of any DAG",
+                "create it inside a `with DAG(...)` block or a @dag function, or pass dag=",
+            )
+        self.dag: DAG = owner_dag
+        self.task_group = task_group or context.current_group(owner_dag)
+        if not isinstance(task_id, str) or not task_id:
+            raise InvalidDagError(f"task_id {task_id!r} is not a string", "pass task_id='name'")
+        self.task_id = self._full_task_id(task_id)
+        self.upstream: dict[str, BaseOperator] = {}
+        self.downstream: dict[str, BaseOperator] = {}
+        self.doc_md: str | None = kwargs.get("doc_md") or kwargs.get("doc")
+        args = self._effective_args(kwargs, default_args)
+        self._check_dates(args)
+        self.settings = task_settings(args, self.task_id)
+        self._check_backoff()
+        self.dag.add_task(self)
+        if self.task_group is not None:
+            self.task_group.add(self)
+
+    def _full_task_id(self, task_id: str) -> str:
+        return self.task_group.child_id(task_id) if self.task_group else task_id
+
+    def _refuse_custom_subclass(self) -> None:
+        cls = type(self)
+        if not self.leoflow_type:
+            raise NotSupportedError(f"custom operator {cls.__name__} (subclass of BaseOperator)")
+        for hook in _RUNTIME_HOOKS:
+            defined = next(k for k in cls.__mro__ if hook in vars(k) or k is BaseOperator)
+            if not _is_shim_module(defined.__module__):
+                raise NotSupportedError(
+                    f"custom operator {cls.__name__} overriding {hook}() of {defined.__name__}"
+                )
+
+    def _effective_args(
+        self, kwargs: dict[str, Any], default_args: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """Explicit arguments over operator, group and DAG ``default_args`` (in that order)."""
+        merged: dict[str, Any] = dict(self.dag.per_task_defaults())
+        if self.task_group is not None:
+            merged.update(self.task_group.merged_default_args())
+        merged.update(default_args or {})
+        merged.update(kwargs)
+        return merged
+
+    def _check_dates(self, args: dict[str, Any]) -> None:
+        for name in ("start_date", "end_date"):
+            value = args.pop(name, None)
+            if value is None:
+                continue
+            dag_value = getattr(self.dag, name)
+            if iso_datetime(value, name) != iso_datetime(dag_value, name):
+                raise NotSupportedError(f"a task {name} different from the DAG's ({self.task_id})")
+
+    def _check_backoff(self) -> None:
+        backoff = self.settings.pop("retry_exponential_backoff", None)
+        dag_backoff = bool(self.dag.default_args.get("retry_exponential_backoff", False))
+        if backoff is not None and backoff != dag_backoff:
+            raise NotSupportedError(
+                f"retry_exponential_backoff on one task ({self.task_id}); "
+                "set it in the DAG's default_args"
+            )
+
+    def add_upstream(self, other: BaseOperator) -> None:
+        """Record that this task runs after ``other`` (idempotent, declaration order kept)."""
+        if other.dag is not self.dag:
+            raise InvalidDagError(
+                f"tasks '{other.task_id}' and '{self.task_id}' belong to different DAGs",
+                "only link tasks of the same DAG",
+            )
+        if other is self:
+            raise InvalidDagError(f"task '{self.task_id}' depends on itself", "remove the edge")
+        self.upstream.setdefault(other.task_id, other)
+        other.downstream.setdefault(self.task_id, self)
+
+    @property
+    def output(self) -> XComArg:
+        """The task's return value, to pass to another task (``op.output``)."""
+        return XComArg(self)
+
+    @property
+    def upstream_task_ids(self) -> set[str]:
+        """Ids of the direct upstream tasks."""
+        return set(self.upstream)
+
+    @property
+    def downstream_task_ids(self) -> set[str]:
+        """Ids of the direct downstream tasks."""
+        return set(self.downstream)
+
+    @classmethod
+    def partial(cls, **_: Any) -> Any:
+        """Dynamic task mapping (``Operator.partial(...).expand(...)``) is refused."""
+        raise NotSupportedError("dynamic task mapping (.partial())", fix=MAPPING_FIX)
+
+    def record(self) -> dict[str, Any]:
+        """The task's fields for ``dag.json`` (subclasses add their own)."""
+        return {"task_id": self.task_id, "type": self.leoflow_type}
+
+    def __repr__(self) -> str:
+        return f"<Task({type(self).__name__}): {self.task_id}>"
+
+
+class XComArg(DependencyMixin):
+    """A task's future return value: a data edge when passed to another task."""
+
+    def __init__(self, operator: BaseOperator, key: str = "return_value") -> None:
+        self.operator = operator
+        self.key = key
+
+    def __getitem__(self, key: str) -> XComArg:
+        return XComArg(self.operator, key)
+
+    def __iter__(self) -> Any:
+        raise NotSupportedError("iterating over a task result at DAG definition time")
+
+    def map(self, _: Any) -> Any:
+        """``XComArg.map`` belongs to dynamic task mapping: refused."""
+        raise NotSupportedError("dynamic task mapping (XComArg.map)")
+
+    def zip(self, *_: Any, **__: Any) -> Any:
+        """``XComArg.zip`` belongs to dynamic task mapping: refused."""
+        raise NotSupportedError("dynamic task mapping (XComArg.zip)")
+
+    def concat(self, *_: Any) -> Any:
+        """``XComArg.concat`` belongs to dynamic task mapping: refused."""
+        raise NotSupportedError("dynamic task mapping (XComArg.concat)")
+
+    def set_downstream(self, other: Any) -> None:
+        """Make ``other`` run after the producing task."""
+        link(self.operator, other)
+
+    def set_upstream(self, other: Any) -> None:
+        """Make the producing task run after ``other``."""
+        link(other, self.operator)
+
+    def __repr__(self) -> str:
+        return f"XComArg({self.operator.task_id!r}, key={self.key!r})"
+
+
+def chain(*tasks: Any) -> None:
+    """``chain(a, [b, c], d)``: consecutive elements are linked; two lists pair up elementwise."""
+    for up, down in itertools.pairwise(tasks):
+        if isinstance(up, (list, tuple)) and isinstance(down, (list, tuple)):
+            if len(up) != len(down):
+                raise InvalidDagError(
+                    f"chain() got adjacent lists of lengths {len(up)} and {len(down)}",
+                    "give adjacent lists the same length, or use cross_downstream()",
+                )
+            for left, right in zip(up, down, strict=True):
+                link(left, right)
+        else:
+            link(up, down)
+
+
+def cross_downstream(from_tasks: Any, to_tasks: Any) -> None:
+    """Every task of ``from_tasks`` upstream of every task of ``to_tasks``."""
+    for task in from_tasks:
+        link(task, to_tasks)

@@ -1,0 +1,1 @@
+"""Airflow 2 operator paths (``airflow.operators.*``)."""

@@ -1,0 +1,1 @@
+"""Provider packages the shim covers; any other provider path is refused on import."""

@@ -1,0 +1,1 @@
+"""CNCF providers."""

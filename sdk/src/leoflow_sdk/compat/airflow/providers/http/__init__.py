@@ -1,0 +1,1 @@
+"""``apache-airflow-providers-http``: the HttpOperator."""

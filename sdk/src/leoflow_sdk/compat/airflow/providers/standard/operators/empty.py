@@ -1,0 +1,7 @@
+"""``airflow.providers.standard.operators.empty``: EmptyOperator."""
+
+from __future__ import annotations
+
+from ...._leoflow.operators import EmptyOperator
+
+__all__ = ["EmptyOperator"]

@@ -1,0 +1,7 @@
+"""Sensors of the standard provider: not supported yet."""
+
+from __future__ import annotations
+
+from ...._leoflow.unsupported import refuse_module
+
+refuse_module("sensors")

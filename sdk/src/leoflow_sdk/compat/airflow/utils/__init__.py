@@ -1,0 +1,1 @@
+"""Airflow 2 utility paths the shim covers."""

@@ -1,0 +1,7 @@
+"""``airflow.utils.trigger_rule``: TriggerRule."""
+
+from __future__ import annotations
+
+from .._leoflow.trigger_rule import TriggerRule
+
+__all__ = ["TriggerRule"]
