@@ -1,0 +1,1 @@
+"""Leoflow Lite: one process on one machine (embedded database, workspace, per-DAG venvs)."""
