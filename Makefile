@@ -25,8 +25,8 @@ test: $(STAMP) lint typecheck check-generated
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff format --check src sdk/src tests bench
-	$(BIN)/ruff check src sdk/src tests bench
+	$(BIN)/ruff format --check src sdk/src tests $(wildcard bench)
+	$(BIN)/ruff check src sdk/src tests $(wildcard bench)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src/leoflow sdk/src/leoflow_sdk
