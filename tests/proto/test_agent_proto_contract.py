@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 from google.protobuf.descriptor import FieldDescriptor
-from leoflow_sdk import protocol
-from leoflow_sdk.proto_gen.leoflow.agent.v1 import agent_pb2
 
 from leoflow.states import TaskState
+from leoflow_sdk import protocol
+from leoflow_sdk.proto_gen.leoflow.agent.v1 import agent_pb2
 
 SERVICE = agent_pb2.DESCRIPTOR.services_by_name["AgentService"]
 

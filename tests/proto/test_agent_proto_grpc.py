@@ -8,6 +8,7 @@ from typing import Any
 
 import grpc
 import pytest
+
 from leoflow_sdk.proto_gen.leoflow.agent.v1 import agent_pb2, agent_pb2_grpc
 from leoflow_sdk.protocol import bearer_metadata, bearer_token_from_metadata
 

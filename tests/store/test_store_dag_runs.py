@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
-from harness.factories import make_version
 
+from harness.factories import make_version
 from leoflow.states import RunState, can_transition_run
 from leoflow.store.dag_runs import (
     RunType,

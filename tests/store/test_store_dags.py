@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 from harness.factories import spec_for, spec_hash
-
 from leoflow.store.dag_versions import (
     get_dag_version,
     get_latest_dag_version,

@@ -10,8 +10,8 @@ import re
 
 import psycopg
 import pytest
-from harness.factories import make_run
 
+from harness.factories import make_run
 from leoflow.states import RunState, TaskState
 
 _FOREIGN_KEYS = """

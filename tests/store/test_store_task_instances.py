@@ -8,8 +8,8 @@ from uuid import UUID, uuid4
 
 import psycopg
 import pytest
-from harness.factories import make_run
 
+from harness.factories import make_run
 from leoflow.states import TaskState, TransitionRefusal, can_transition_task
 from leoflow.store.pool import Pool
 from leoflow.store.task_instances import (
