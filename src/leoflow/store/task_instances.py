@@ -49,6 +49,7 @@ TRY_COLUMNS = (
     "pid",
     "note",
     "rendered_fields",
+    "dispatch_attempts",
 )
 """Columns describing one try (identical in ``task_instances`` and its history)."""
 
@@ -66,6 +67,7 @@ SETTABLE_FIELDS = frozenset(
         "note",
         "rendered_fields",
         "max_tries",
+        "dispatch_attempts",
     }
 )
 """Fields a transition may set along with the state (dates are set by the store's own clock)."""
@@ -113,6 +115,7 @@ class TaskInstance:
     pid: int | None
     note: str | None
     rendered_fields: dict[str, Any] | None
+    dispatch_attempts: int
     created_at: datetime
     updated_at: datetime
 
@@ -145,6 +148,7 @@ class TaskInstanceTry:
     pid: int | None
     note: str | None
     rendered_fields: dict[str, Any] | None
+    dispatch_attempts: int
     archived_at: datetime
 
     def __post_init__(self) -> None:
@@ -391,7 +395,10 @@ async def transition_task_instance(
 def _next_try_query() -> sql.Composed:
     try_columns = sql.SQL(", ").join(map(sql.Identifier, TRY_COLUMNS))
     resets = sql.SQL(", ").join(
-        sql.SQL("{} = NULL").format(sql.Identifier(name)) for name in _PER_TRY_RESET
+        [
+            *(sql.SQL("{} = NULL").format(sql.Identifier(name)) for name in _PER_TRY_RESET),
+            sql.SQL("dispatch_attempts = 0"),
+        ]
     )
     return sql.SQL(
         """

@@ -49,7 +49,8 @@ _TRY_COLUMNS = f"""
     hostname text,
     pid integer,
     note text,
-    rendered_fields jsonb
+    rendered_fields jsonb,
+    dispatch_attempts integer NOT NULL DEFAULT 0 CHECK (dispatch_attempts >= 0)
 """
 """Columns describing one try; shared by ``task_instances`` and ``task_instance_history``."""
 
@@ -366,6 +367,17 @@ UPGRADE: tuple[str, ...] = (
     "CREATE INDEX triggers_task_instance_idx ON triggers (task_instance_id)",
     "CREATE INDEX triggers_triggerer_idx ON triggers (triggerer_id)",
     "CREATE INDEX triggers_timeout_idx ON triggers (timeout_at) WHERE timeout_at IS NOT NULL",
+    """
+    CREATE TABLE scheduler_heartbeats (
+        scheduler_id text PRIMARY KEY,
+        hostname text NOT NULL,
+        pid integer NOT NULL,
+        is_leader boolean NOT NULL DEFAULT false,
+        started_at timestamptz NOT NULL DEFAULT now(),
+        heartbeat_at timestamptz NOT NULL DEFAULT now()
+    )
+    """,
+    "CREATE INDEX scheduler_heartbeats_heartbeat_idx ON scheduler_heartbeats (heartbeat_at)",
     *(
         f"""
         CREATE TRIGGER {table}_set_updated_at BEFORE UPDATE ON {table}
@@ -377,6 +389,7 @@ UPGRADE: tuple[str, ...] = (
 """Statements of the upgrade, one per ``op.execute`` (the driver runs one statement at a time)."""
 
 DOWNGRADE: tuple[str, ...] = (
+    "DROP TABLE IF EXISTS scheduler_heartbeats",
     "DROP TABLE IF EXISTS triggers",
     "DROP TABLE IF EXISTS staging_volumes",
     "DROP TABLE IF EXISTS dag_favorites",
