@@ -89,8 +89,37 @@ class Settings(BaseSettings):
     leader_lock_key: int = 0x1E0F10
     leader_watchdog_interval_seconds: float = Field(default=2.0, gt=0)
     heartbeat_timeout_seconds: float = Field(default=90.0, gt=0)
+    scheduler_tick_seconds: float = Field(default=1.0, gt=0)
+    scheduler_follower_retry_seconds: float = Field(default=3.0, gt=0)
+    reaper_grace_seconds: float | None = Field(
+        default=None, ge=0, description="wait after winning leadership (default: heartbeat timeout)"
+    )
+    dispatch_lost_timeout_seconds: float = Field(default=120.0, gt=0)
+    dispatch_queue_size: int = Field(default=64, ge=1)
+    dispatch_workers: int = Field(default=8, ge=1)
+    dags_are_paused_at_creation: bool | None = Field(
+        default=None, description="default: true in Pro (as Airflow), false in Lite"
+    )
 
     task_defaults: TaskDefaults = Field(default_factory=TaskDefaults)
+
+    # --- security (JWT, login throttling, secrets at rest, bootstrap admin) ---------------
+    jwt_secret: SecretStr | None = None
+    """HS256 signing secret of user and agent tokens; unset ⇒ a per-process random secret
+    (Lite keeps one under ``home``), so tokens do not survive a restart or cross replicas."""
+    jwt_expiration_seconds: int = Field(default=86400, gt=0)
+    jwt_cli_expiration_seconds: int = Field(default=3600, gt=0)
+    agent_token_expiration_seconds: int = Field(default=86400, gt=0)
+    secret_key: SecretStr | None = None
+    """AES-256-GCM key for connection secrets: 32 bytes as base64 or hex."""
+    secret_key_previous: SecretStr | None = None
+    """Earlier keys (comma-separated) still accepted for reading, during a key rotation."""
+    login_throttle_max_failures: int = Field(default=5, ge=1)
+    login_throttle_window_seconds: float = Field(default=60.0, gt=0)
+    auth_cache_seconds: float = Field(default=5.0, ge=0)
+    admin_username: str | None = None
+    admin_password: SecretStr | None = None
+    test_connection: Literal["disabled", "enabled"] = "disabled"
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,341 @@
+"""The scheduler's reads and batched guarded writes.
+
+Everything here serves one reconciliation pass: read the runs that changed and their task
+instance states in as few round trips as possible, then apply the planner's moves as one
+batched compare-and-set (each row guarded by its exact source state and try number, so a move
+planned from a stale snapshot simply does not apply).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg.rows import class_row
+
+from leoflow.states import RunState, TaskState
+from leoflow.store.pool import Database, acquire
+
+
+@dataclass(frozen=True)
+class ActiveRun:
+    """A queued or running run with what scheduling needs from its DAG."""
+
+    id: UUID
+    dag_uuid: UUID
+    dag_id: str
+    tenant_id: UUID
+    run_id: str
+    dag_version_id: UUID
+    state: RunState
+    is_paused: bool
+    logical_date: datetime | None
+    run_after: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", RunState(self.state))
+
+
+@dataclass(frozen=True)
+class TaskInstanceState:
+    """The columns of a task instance the planner reads."""
+
+    id: UUID
+    run_uuid: UUID
+    task_id: str
+    state: TaskState
+    try_number: int
+    max_tries: int
+    next_retry_at: datetime | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", TaskState(self.state))
+
+
+@dataclass(frozen=True)
+class PlannedMove:
+    """One row of a batched guarded write."""
+
+    ti_id: UUID
+    source: TaskState
+    target: TaskState
+    try_number: int
+
+
+@dataclass(frozen=True)
+class DispatchCandidate:
+    """A ``scheduled`` task instance that may be handed to an executor."""
+
+    id: UUID
+    run_uuid: UUID
+    dag_uuid: UUID
+    dag_id: str
+    tenant_id: UUID
+    run_id: str
+    dag_version_id: UUID
+    task_id: str
+    map_index: int
+    try_number: int
+    logical_date: datetime | None
+
+
+@dataclass(frozen=True)
+class SchedulableDag:
+    """An unpaused DAG with its latest version, a candidate for scheduled runs."""
+
+    dag_uuid: UUID
+    dag_id: str
+    latest_version_id: UUID
+    last_scheduled_logical_date: datetime | None
+    scheduled_run_count: int
+
+
+_RUN_COLUMNS = """
+    r.id, r.dag_uuid, d.dag_id, d.tenant_id, r.run_id, r.dag_version_id, r.state,
+    d.is_paused, r.logical_date, r.run_after
+"""
+
+
+async def list_active_runs(
+    db: Database, state: RunState, run_uuids: Sequence[UUID] | None = None
+) -> list[ActiveRun]:
+    """Runs in ``state`` (all of them, or only ``run_uuids``), oldest ``run_after`` first."""
+    query = f"""
+        SELECT {_RUN_COLUMNS} FROM dag_runs r JOIN dags d ON d.id = r.dag_uuid
+        WHERE r.state = %(state)s AND (%(ids)s::uuid[] IS NULL OR r.id = ANY(%(ids)s::uuid[]))
+        ORDER BY r.run_after, r.created_at
+    """
+    ids = list(run_uuids) if run_uuids is not None else None
+    async with acquire(db) as conn:
+        cur = conn.cursor(row_factory=class_row(ActiveRun))
+        await cur.execute(query, {"state": RunState(state).value, "ids": ids})
+        return await cur.fetchall()
+
+
+async def list_task_instance_states(
+    db: Database, run_uuids: Sequence[UUID]
+) -> list[TaskInstanceState]:
+    """Current try state of every task instance of the given runs (one round trip)."""
+    if not run_uuids:
+        return []
+    async with acquire(db) as conn:
+        cur = conn.cursor(row_factory=class_row(TaskInstanceState))
+        await cur.execute(
+            "SELECT id, run_uuid, task_id, state, try_number, max_tries, next_retry_at "
+            "FROM task_instances WHERE run_uuid = ANY(%s::uuid[])",
+            (list(run_uuids),),
+        )
+        return await cur.fetchall()
+
+
+_APPLY_MOVES = """
+    UPDATE task_instances t SET
+        state = m.target,
+        start_date = CASE WHEN m.target = 'success' THEN COALESCE(t.start_date, now())
+                          ELSE t.start_date END,
+        end_date = CASE WHEN m.target IN ('success', 'skipped', 'upstream_failed', 'removed')
+                        THEN now() ELSE t.end_date END,
+        duration = CASE WHEN m.target = 'success' AND t.start_date IS NULL THEN 0
+                        ELSE t.duration END
+    FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::integer[])
+         AS m (id, source, target, try_number)
+    WHERE t.id = m.id AND t.state = m.source AND t.try_number = m.try_number
+    RETURNING t.id
+"""
+
+
+async def apply_moves(db: Database, moves: Sequence[PlannedMove]) -> set[UUID]:
+    """Apply many guarded moves in one statement; returns the ids whose move applied.
+
+    The caller checks legality against the state machine first; here each row is guarded by
+    its exact expected source state and try number.
+    """
+    if not moves:
+        return set()
+    params = (
+        [m.ti_id for m in moves],
+        [m.source.value for m in moves],
+        [m.target.value for m in moves],
+        [m.try_number for m in moves],
+    )
+    async with acquire(db) as conn:
+        cur = await conn.execute(_APPLY_MOVES, params)
+        return {row[0] for row in await cur.fetchall()}
+
+
+async def list_dispatch_candidates(db: Database, limit: int) -> list[DispatchCandidate]:
+    """``scheduled`` task instances of running runs of unpaused DAGs, oldest first."""
+    query = """
+        SELECT ti.id, ti.run_uuid, r.dag_uuid, d.dag_id, d.tenant_id, r.run_id, r.dag_version_id,
+               ti.task_id, ti.map_index, ti.try_number, r.logical_date
+        FROM task_instances ti
+        JOIN dag_runs r ON r.id = ti.run_uuid
+        JOIN dags d ON d.id = r.dag_uuid
+        WHERE ti.state = 'scheduled' AND r.state = 'running' AND NOT d.is_paused
+        ORDER BY ti.updated_at, ti.id
+        LIMIT %s
+    """
+    async with acquire(db) as conn:
+        cur = conn.cursor(row_factory=class_row(DispatchCandidate))
+        await cur.execute(query, (limit,))
+        return await cur.fetchall()
+
+
+async def count_active_task_instances(db: Database, dag_uuids: Sequence[UUID]) -> dict[UUID, int]:
+    """Queued, running and deferred task instances per DAG (for ``max_active_tasks``)."""
+    if not dag_uuids:
+        return {}
+    query = """
+        SELECT r.dag_uuid, count(*) FROM task_instances ti JOIN dag_runs r ON r.id = ti.run_uuid
+        WHERE ti.state IN ('queued', 'running', 'deferred') AND r.dag_uuid = ANY(%s::uuid[])
+        GROUP BY r.dag_uuid
+    """
+    async with acquire(db) as conn:
+        cur = await conn.execute(query, (list(dag_uuids),))
+        return {row[0]: int(row[1]) for row in await cur.fetchall()}
+
+
+async def count_running_runs(db: Database, dag_uuids: Sequence[UUID]) -> dict[UUID, int]:
+    """Running runs per DAG (for ``max_active_runs``)."""
+    if not dag_uuids:
+        return {}
+    async with acquire(db) as conn:
+        cur = await conn.execute(
+            "SELECT dag_uuid, count(*) FROM dag_runs WHERE state = 'running' "
+            "AND dag_uuid = ANY(%s::uuid[]) GROUP BY dag_uuid",
+            (list(dag_uuids),),
+        )
+        return {row[0]: int(row[1]) for row in await cur.fetchall()}
+
+
+async def list_schedulable_dags(db: Database) -> list[SchedulableDag]:
+    """Unpaused, active DAGs with a version, and where their schedule stands."""
+    query = """
+        SELECT d.id AS dag_uuid, d.dag_id, d.latest_version_id,
+               s.last_logical_date AS last_scheduled_logical_date,
+               COALESCE(s.runs, 0) AS scheduled_run_count
+        FROM dags d
+        LEFT JOIN LATERAL (
+            SELECT max(logical_date) AS last_logical_date, count(*) AS runs
+            FROM dag_runs WHERE dag_uuid = d.id AND run_type = 'scheduled'
+        ) s ON true
+        WHERE NOT d.is_paused AND d.is_active AND d.latest_version_id IS NOT NULL
+    """
+    async with acquire(db) as conn:
+        cur = conn.cursor(row_factory=class_row(SchedulableDag))
+        await cur.execute(query)
+        return await cur.fetchall()
+
+
+async def load_version_spec(db: Database, version_id: UUID) -> dict[str, Any]:
+    """The compiled ``dag.json`` of a DAG version (immutable: callers may cache it forever)."""
+    async with acquire(db) as conn:
+        cur = await conn.execute("SELECT spec FROM dag_versions WHERE id = %s", (version_id,))
+        row = await cur.fetchone()
+    if row is None:
+        raise LookupError(f"DAG version {version_id} does not exist")
+    spec: dict[str, Any] = row[0]
+    return spec
+
+
+async def list_stale_running(db: Database, older_than: datetime) -> list[TaskInstanceState]:
+    """``running`` task instances whose last heartbeat is older than ``older_than``."""
+    async with acquire(db) as conn:
+        cur = conn.cursor(row_factory=class_row(TaskInstanceState))
+        await cur.execute(
+            "SELECT id, run_uuid, task_id, state, try_number, max_tries, next_retry_at "
+            "FROM task_instances WHERE state = 'running' "
+            "AND COALESCE(last_heartbeat_at, start_date) < %s",
+            (older_than,),
+        )
+        return await cur.fetchall()
+
+
+@dataclass(frozen=True)
+class LostDispatch:
+    """A ``queued`` task instance whose agent never reported ``running``."""
+
+    id: UUID
+    run_uuid: UUID
+    task_id: str
+    try_number: int
+    dispatch_attempts: int
+
+
+async def list_lost_dispatches(db: Database, older_than: datetime) -> list[LostDispatch]:
+    """``queued`` task instances queued before ``older_than`` that never started."""
+    async with acquire(db) as conn:
+        cur = conn.cursor(row_factory=class_row(LostDispatch))
+        await cur.execute(
+            "SELECT id, run_uuid, task_id, try_number, dispatch_attempts FROM task_instances "
+            "WHERE state = 'queued' AND queued_at < %s",
+            (older_than,),
+        )
+        return await cur.fetchall()
+
+
+async def record_scheduler_heartbeat(
+    db: Database, scheduler_id: str, hostname: str, pid: int, *, is_leader: bool
+) -> None:
+    """Stamp this scheduler's liveness (what ``/monitor/health`` reports)."""
+    async with acquire(db) as conn:
+        await conn.execute(
+            """
+            INSERT INTO scheduler_heartbeats (scheduler_id, hostname, pid, is_leader)
+            VALUES (%s, %s, %s, %s)
+            ON CONFLICT (scheduler_id) DO UPDATE
+            SET heartbeat_at = now(), is_leader = EXCLUDED.is_leader
+            """,
+            (scheduler_id, hostname, pid, is_leader),
+        )
+
+
+@dataclass(frozen=True)
+class SchedulerHeartbeat:
+    """The latest liveness stamp of a scheduler process."""
+
+    scheduler_id: str
+    hostname: str
+    is_leader: bool
+    heartbeat_at: datetime
+
+
+async def latest_scheduler_heartbeat(db: Database) -> SchedulerHeartbeat | None:
+    """The most recent heartbeat of a leading scheduler (any scheduler when none leads)."""
+    async with acquire(db) as conn:
+        cur = conn.cursor(row_factory=class_row(SchedulerHeartbeat))
+        await cur.execute(
+            "SELECT scheduler_id, hostname, is_leader, heartbeat_at FROM scheduler_heartbeats "
+            "ORDER BY is_leader DESC, heartbeat_at DESC LIMIT 1"
+        )
+        return await cur.fetchone()
+
+
+_CLAIM = """
+    UPDATE task_instances t SET
+        state = 'queued', queued_at = now(), queued_by = %s,
+        dispatch_attempts = t.dispatch_attempts + 1
+    FROM unnest(%s::uuid[], %s::integer[]) AS m (id, try_number)
+    WHERE t.id = m.id AND t.try_number = m.try_number AND t.state = 'scheduled'
+    RETURNING t.id
+"""
+
+
+async def claim_for_dispatch(
+    db: Database, claims: Sequence[tuple[UUID, int]], queued_by: str
+) -> set[UUID]:
+    """Move ``scheduled`` tries to ``queued`` in one guarded statement; returns those claimed.
+
+    Guarded by state and try number, so two schedulers (a stale leader and a new one) can never
+    both claim the same try: that is what makes a dispatch happen at most once.
+    """
+    if not claims:
+        return set()
+    async with acquire(db) as conn:
+        cur = await conn.execute(
+            _CLAIM, (queued_by, [c[0] for c in claims], [c[1] for c in claims])
+        )
+        return {row[0] for row in await cur.fetchall()}
