@@ -58,6 +58,7 @@ from leoflow.store.scheduling import (
     list_active_runs,
     list_dispatch_candidates,
     list_lost_dispatches,
+    list_run_fingerprints,
     list_schedulable_dags,
     list_stale_running,
     list_task_instance_states,
@@ -145,6 +146,8 @@ class Scheduler:
         self._stopping = asyncio.Event()
         self._leader_since: float | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self._stable_runs: dict[UUID, tuple[object, ...]] = {}
+        self._fingerprints: dict[UUID, tuple[object, ...]] = {}
         self.passes = 0
 
     # --- wake-ups ---------------------------------------------------------------------------
@@ -389,10 +392,41 @@ class Scheduler:
 
     # --- planning ---------------------------------------------------------------------------
 
+    async def _changed_runs(
+        self, runs: list[ActiveRun], dirty: dict[UUID, float]
+    ) -> list[ActiveRun]:
+        """The runs of a full pass that may need a move: changed since they were last found
+        stable, dirty, or with a retry come due. Unchanged runs are skipped without loading
+        their task instances; after a restart the memo is empty, so every run is planned."""
+        prints = {
+            fp.run_uuid: fp for fp in await list_run_fingerprints(self._pool, [r.id for r in runs])
+        }
+        keep: list[ActiveRun] = []
+        memo: dict[UUID, tuple[object, ...]] = {}
+        for run in runs:
+            fp = prints.get(run.id)
+            key = (
+                fp.last_change if fp else None,
+                fp.task_instances if fp else 0,
+                run.is_paused,
+                run.dag_version_id,
+            )
+            memo[run.id] = key
+            unchanged = self._stable_runs.get(run.id) == key
+            if run.id in dirty or not unchanged or (fp is not None and fp.retry_due):
+                keep.append(run)
+        self._stable_runs = {
+            rid: self._stable_runs[rid] for rid in memo if rid in self._stable_runs
+        }
+        self._fingerprints = memo
+        return keep
+
     async def _plan_and_apply(
         self, runs: list[ActiveRun], now: datetime, dirty: dict[UUID, float], *, full: bool
     ) -> bool:
         """Plan every given run, apply the moves, finalize settled runs. True if any finished."""
+        if full:
+            runs = await self._changed_runs(runs, dirty)
         if not runs:
             return False
         by_run: dict[UUID, list[TaskInstanceState]] = {run.id: [] for run in runs}
@@ -412,6 +446,13 @@ class Scheduler:
                 results.append(result)
         ids = {run_id: {ti.task_id: ti.id for ti in tis} for run_id, tis in by_run.items()}
         applied_ok = await self._apply(results, ids)
+        for result in results:
+            stable = not result.moves and not result.retries
+            key = self._fingerprints.get(result.run.id)
+            if full and stable and key is not None and result.verdict is RunVerdict.RUNNING:
+                self._stable_runs[result.run.id] = key
+            else:
+                self._stable_runs.pop(result.run.id, None)
         finished = False
         for result in results:
             if result.verdict is RunVerdict.RUNNING or not applied_ok.get(result.run.id, True):

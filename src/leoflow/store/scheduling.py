@@ -339,3 +339,35 @@ async def claim_for_dispatch(
             _CLAIM, (queued_by, [c[0] for c in claims], [c[1] for c in claims])
         )
         return {row[0] for row in await cur.fetchall()}
+
+
+@dataclass(frozen=True)
+class RunFingerprint:
+    """A cheap summary of a run's task instances: changes whenever any of them changes."""
+
+    run_uuid: UUID
+    last_change: datetime | None
+    task_instances: int
+    retry_due: bool
+
+
+async def list_run_fingerprints(db: Database, run_uuids: Sequence[UUID]) -> list[RunFingerprint]:
+    """Per run: latest task instance update, count, and whether a retry has come due.
+
+    Lets a full pass skip runs that have not changed since they were last planned, without
+    loading their task instances (the aggregation runs inside PostgreSQL).
+    """
+    if not run_uuids:
+        return []
+    async with acquire(db) as conn:
+        cur = conn.cursor(row_factory=class_row(RunFingerprint))
+        await cur.execute(
+            """
+            SELECT run_uuid, max(updated_at) AS last_change, count(*) AS task_instances,
+                   bool_or(state = 'up_for_retry'
+                           AND (next_retry_at IS NULL OR next_retry_at <= now())) AS retry_due
+            FROM task_instances WHERE run_uuid = ANY(%s::uuid[]) GROUP BY run_uuid
+            """,
+            (list(run_uuids),),
+        )
+        return await cur.fetchall()
