@@ -10,18 +10,19 @@ the scheduler's own):
 * **scheduling latency**: from an upstream task's terminal state report being written to its
   downstream task being handed to the executor, over chains of tasks (p50, p95, p99);
 * **full pass**: one complete reconciliation pass (scheduled runs, queued runs, every running
-  run checked, reapers, dispatch) with N active runs × M tasks each (median and p95 of warm
+  run checked, reapers, dispatch) with N active runs x M tasks each (median and p95 of warm
   passes, plus the cold first pass). A warm pass loads and plans only the runs whose task
   instances changed since they were last found stable (a per-run fingerprint computed inside
   PostgreSQL); the cold pass after a start or a leader change plans every run.
 
-Targets: latency p50 ≤ 5 ms and p99 ≤ 20 ms; full pass with 1,000 runs × 20 tasks ≤ 100 ms.
+Targets: latency p50 ≤ 5 ms and p99 ≤ 20 ms; full pass with 1,000 runs x 20 tasks ≤ 100 ms.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
@@ -73,7 +74,7 @@ class Results:
 
 def _percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
-    index = min(int(round(pct / 100 * (len(ordered) - 1))), len(ordered) - 1)
+    index = min(round(pct / 100 * (len(ordered) - 1)), len(ordered) - 1)
     return ordered[index]
 
 
@@ -129,7 +130,7 @@ async def measure_latency(pool: Pool, dsn: str, length: int, chains: int) -> lis
                     raise RuntimeError("chain did not finish in 120 s")
                 await asyncio.sleep(0.01)
             records = sorted(executor.launches, key=lambda r: r.submitted_at)
-            for before, after in zip(records, records[1:], strict=False):
+            for before, after in itertools.pairwise(records):
                 assert before.finished_at is not None
                 samples.append(after.submitted_at - before.finished_at)
             await asyncio.sleep(0.2)  # let the run finalize before the next trigger
