@@ -137,6 +137,13 @@ class Settings(BaseSettings):
             sources.append(InitSettingsSource(settings_cls, init_kwargs=data))
         return tuple(sources)
 
+    def paused_at_creation(self) -> bool:
+        """Whether a newly registered DAG starts paused: as configured, else true in Pro
+        (Airflow's default) and false in Lite (a laptop user wants their DAG to run)."""
+        if self.dags_are_paused_at_creation is not None:
+            return self.dags_are_paused_at_creation
+        return self.edition == "pro"
+
     def database_dsn(self) -> str | None:
         """The database URL as a plain string (only for handing to a driver, never to log)."""
         return self.database_url.get_secret_value() if self.database_url else None

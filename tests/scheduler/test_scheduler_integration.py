@@ -260,3 +260,78 @@ async def test_mark_run_failed_settles_its_tasks(db_pool: Pool, database_url: st
     assert marked is not None and marked.state is RunState.FAILED
     states = {ti.task_id: ti.state for ti in await list_task_instances(db_pool, run.id)}
     assert states == {"a": TaskState.SKIPPED, "b": TaskState.SKIPPED}
+
+
+async def test_max_active_tasks_caps_concurrency(db_pool: Pool, database_url: str) -> None:
+    tasks = [python_task(f"p{i}") for i in range(6)]
+    dag_uuid = await register(db_pool, dag_json("capped", tasks, max_active_tasks=2))
+    seen: list[int] = []
+
+    async with running_scheduler(db_pool, database_url, lambda _: Step(seconds=0.15)) as sched:
+
+        async def observe(_: TaskLaunch) -> None:
+            async with db_pool.connection() as conn:
+                cur = await conn.execute(
+                    "SELECT count(*) FROM task_instances WHERE state IN ('queued', 'running')"
+                )
+                row = await cur.fetchone()
+            seen.append(row[0] if row else 0)
+
+        sched.executor.on_submit = observe  # type: ignore[attr-defined]
+        run = await trigger_dag_run(db_pool, dag_uuid)
+        done = await wait_for_run(db_pool, run.id)
+    assert done.state is RunState.SUCCESS
+    assert len(seen) == 6
+    assert max(seen) <= 2
+
+
+async def test_lost_dispatch_is_redispatched_once_then_failed(
+    db_pool: Pool, database_url: str
+) -> None:
+    dag_uuid = await register(
+        db_pool, dag_json("lost_dispatch", [python_task("x", retries=1, retry_delay_seconds=0)])
+    )
+
+    def script(launch: TaskLaunch) -> Step:
+        return Step(vanish=True) if launch.try_number == 1 else Step()
+
+    async with running_scheduler(
+        db_pool, database_url, script, dispatch_lost_timeout_seconds=0.3
+    ) as scheduler:
+        run = await trigger_dag_run(db_pool, dag_uuid)
+        done = await wait_for_run(db_pool, run.id, timeout=20)
+        launches = [(r.launch.task_id, r.launch.try_number) for r in scheduler.executor.launches]  # type: ignore[attr-defined]
+    assert done.state is RunState.SUCCESS
+    assert launches == [("x", 1), ("x", 1), ("x", 2)]  # dispatched, re-dispatched, retried
+
+
+async def test_backpressure_leaves_tasks_scheduled_until_the_pool_has_room(
+    db_pool: Pool, database_url: str
+) -> None:
+    tasks = [python_task(f"w{i}") for i in range(10)]
+    dag_uuid = await register(db_pool, dag_json("wide", tasks))
+    async with running_scheduler(
+        db_pool, database_url, dispatch_queue_size=1, dispatch_workers=1
+    ) as scheduler:
+        run = await trigger_dag_run(db_pool, dag_uuid)
+        done = await wait_for_run(db_pool, run.id)
+        launched = len(scheduler.executor.launches)  # type: ignore[attr-defined]
+    assert done.state is RunState.SUCCESS
+    assert launched == 10
+
+
+async def test_clear_rebinds_the_run_to_the_latest_version(
+    db_pool: Pool, database_url: str
+) -> None:
+    dag_uuid = await register(
+        db_pool, dag_json("evolving", [python_task("a"), python_task("old", "a")])
+    )
+    async with running_scheduler(db_pool, database_url) as scheduler:
+        run = await trigger_dag_run(db_pool, dag_uuid)
+        await wait_for_run(db_pool, run.id)
+        await register(db_pool, dag_json("evolving", [python_task("a"), python_task("new", "a")]))
+        await clear_task_instances(db_pool, scheduler.catalog, run.id, ClearRequest())
+        done = await wait_for_run(db_pool, run.id)
+    assert done.state is RunState.SUCCESS
+    states = {ti.task_id: ti.state for ti in await list_task_instances(db_pool, run.id)}
+    assert states == {"a": TaskState.SUCCESS, "old": TaskState.REMOVED, "new": TaskState.SUCCESS}

@@ -75,3 +75,15 @@ async def test_concurrent_pushes_get_distinct_version_numbers(db_pool: Pool) -> 
     versions = {v.id: v.version_number for v, _ in results}
     assert sorted(versions.values()) == [1, 2, 3, 4, 5]
     assert sum(created for _, created in results) == 5
+
+
+async def test_dag_created_unpaused_when_asked(db_pool) -> None:  # type: ignore[no-untyped-def]
+    from leoflow.store.dag_versions import register_dag_version
+    from leoflow.store.dags import get_dag
+    from leoflow.store.tenants import get_default_tenant_id
+
+    tenant = await get_default_tenant_id(db_pool)
+    spec = {"schema_version": "1.0", "dag_id": "lite_dag", "tasks": []}
+    await register_dag_version(db_pool, tenant, "lite_dag", spec, "h1", paused_on_create=False)
+    dag = await get_dag(db_pool, tenant, "lite_dag")
+    assert dag is not None and dag.is_paused is False

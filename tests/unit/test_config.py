@@ -63,3 +63,9 @@ def test_database_url_is_secret_in_repr(monkeypatch: pytest.MonkeyPatch) -> None
     settings = load_settings()
     assert "hunter2" not in repr(settings)
     assert settings.database_dsn() == "postgresql://u:hunter2@db/leoflow"
+
+
+def test_paused_at_creation_follows_the_edition(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings(edition="pro").paused_at_creation() is True
+    assert load_settings(edition="lite").paused_at_creation() is False
+    assert load_settings(edition="lite", dags_are_paused_at_creation=True).paused_at_creation()

@@ -27,6 +27,8 @@ class Step:
 
     outcome: TaskState = TaskState.SUCCESS
     seconds: float = 0.0
+    vanish: bool = False
+    """Accept the launch and never report anything (a lost dispatch)."""
 
 
 Script = Callable[[TaskLaunch], Step]
@@ -70,6 +72,8 @@ class ScriptedExecutor:
 
     async def _run(self, launch: TaskLaunch, record: LaunchRecord) -> None:
         step = self.script(launch)
+        if step.vanish:
+            return
         await self.reporter.report(launch.ti_id, launch.try_number, TaskState.RUNNING)
         deadline = time.monotonic() + step.seconds
         while (left := deadline - time.monotonic()) > 0:

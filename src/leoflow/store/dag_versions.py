@@ -52,19 +52,21 @@ async def register_dag_version(
     spec_hash: str,
     *,
     image: str | None = None,
+    paused_on_create: bool = True,
 ) -> tuple[DagVersion, bool]:
     """Store a compiled spec as the DAG's latest version; returns ``(version, created)``.
 
     Idempotent on ``spec_hash``: a known hash returns the existing version with
-    ``created=False``. The DAG row is created (paused) if this is its first version. Version
+    ``created=False``. The DAG row is created if this is its first version, paused unless
+    ``paused_on_create`` is false (Airflow's ``dags_are_paused_at_creation``). Version
     numbers are allocated under a lock on the DAG row, so concurrent pushes never collide.
     """
     spec: object = spec_json if isinstance(spec_json, str) else Jsonb(dict(spec_json))
     async with acquire(db) as conn, conn.transaction():
         await conn.execute(
-            "INSERT INTO dags (tenant_id, dag_id) VALUES (%s, %s) "
+            "INSERT INTO dags (tenant_id, dag_id, is_paused) VALUES (%s, %s, %s) "
             "ON CONFLICT (tenant_id, dag_id) DO NOTHING",
-            (tenant_id, dag_id),
+            (tenant_id, dag_id, paused_on_create),
         )
         cur = await conn.execute(
             "SELECT id FROM dags WHERE tenant_id = %s AND dag_id = %s FOR UPDATE",
