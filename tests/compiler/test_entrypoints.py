@@ -1,7 +1,7 @@
-"""Recorded python entrypoints resolve again when the DAG module is rebuilt from its source.
+"""Recorded callables resolve again when the DAG module is rebuilt from its recorded source.
 
-The DAG module name (the DAG file stem) is not in dag.json yet; the runtime takes it from the
-project's ``dag_source``, as this test does.
+The runtime executes ``source`` as the module ``source_module`` (the DAG file stem), then
+resolves ``entrypoint`` (python) and ``command_callable`` (``@task.bash``), as this test does.
 """
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ RESOLVE = textwrap.dedent(
     from airflow._leoflow.runtime_lookup import resolve_python_callable
     out = {}
     for task in spec["tasks"]:
-        if task["type"] == "python":
-            fn = resolve_python_callable(task["entrypoint"], spec["dag_id"], task["task_id"])
+        target = task.get("entrypoint") if task["type"] == "python" else None
+        target = target or task.get("command_callable")
+        if target and not task["xcom_input"]:
+            fn = resolve_python_callable(target, spec["dag_id"], task["task_id"])
             out[task["task_id"]] = fn(**task.get("call_args", {}))
     print(json.dumps(out))
     """
@@ -48,17 +50,15 @@ RESOLVE = textwrap.dedent(
         ("lambda_and_inner", {"quick": "hi", "inner_x": "x"}),
         ("sibling_module", {"transform": 4}),
         ("taskflow_etl", {"extract": {"a": 1, "b": 2}}),
+        ("bash_decorator", {"greet": "echo hello from leoflow", "sized__1": "head -c 64 x"}),
     ],
 )
 def test_entrypoint_resolves_from_recorded_source(dag: str, expected: dict[str, object]) -> None:
     spec = compile_project(DAGS / f"{dag}.py").spec
-    data = spec.model_dump(mode="json")
-    for task in data["tasks"]:
-        if task["xcom_input"]:
-            task["type"] = "skipped-in-this-test"
+    assert spec.source_module == dag
     done = subprocess.run(
-        [sys.executable, "-I", "-c", RESOLVE, str(DAGS), dag],
-        input=json.dumps(data),
+        [sys.executable, "-I", "-c", RESOLVE, str(DAGS), spec.source_module],
+        input=json.dumps(spec.model_dump(mode="json")),
         capture_output=True,
         text=True,
         check=True,

@@ -124,10 +124,13 @@ MAPPING = "create one task per item in a Python loop over a literal list"
             f"Fix: {MAPPING}",
         ),
         (
-            OPEN + "    @task(multiple_outputs=True)\n    def f():\n        return {}\n",
-            4,
-            "not supported by Leoflow yet: multiple_outputs=True, at {path}:4. Fix: return one "
-            "value (e.g. a dict) and read its keys in the downstream task",
+            OPEN + "    @task\n    def a():\n        return {}\n"
+            "    @task\n    def b(x):\n        return x\n    b(a()['k'])\n",
+            10,
+            "not supported by Leoflow yet: reading XCom key 'k' of task 'a', which pushes no "
+            "keyed XComs (it does not set multiple_outputs=True), at {path}:10. Fix: add "
+            "multiple_outputs=True to the upstream @task (and return a dict), or pass the whole "
+            "result and read the key inside the downstream task",
         ),
         (
             OPEN + "    @task\n    def a():\n        return 1\n"
@@ -146,7 +149,7 @@ MAPPING = "create one task per item in a Python loop over a literal list"
             "None, list, dict) and convert the rest inside the task",
         ),
     ],
-    ids=["expand", "partial", "multiple_outputs", "mixed-list", "non-json"],
+    ids=["expand", "partial", "key-without-multiple-outputs", "mixed-list", "non-json"],
 )
 def test_compile_errors_name_line_and_fix(
     make_project: MakeProject, body: str, line: int, message: str

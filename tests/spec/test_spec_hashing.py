@@ -78,6 +78,7 @@ TOP_LEVEL_CHANGES: dict[str, Callable[[dict[str, Any]], None]] = {
     "dag_id": lambda d: d.update(dag_id="taskflow_etl_v2"),
     "image": lambda d: d.update(image="ghcr.io/acme/taskflow_etl:1.4.1"),
     "description": lambda d: d.update(description="Other text."),
+    "doc_md": lambda d: d.update(doc_md="# Orders"),
     "owner": lambda d: d.update(owner="someone-else"),
     "tags": lambda d: d.update(tags=["orders", "etl"]),
     "schedule": lambda d: d.update(schedule="@hourly"),
@@ -88,9 +89,11 @@ TOP_LEVEL_CHANGES: dict[str, Callable[[dict[str, Any]], None]] = {
     "max_active_runs": lambda d: d.update(max_active_runs=3),
     "max_active_tasks": lambda d: d.update(max_active_tasks=2),
     "params": lambda d: d["params"].update(region="us"),
+    "params_schema": lambda d: d.update(params_schema={"limit": {"type": "integer"}}),
     "default_args": lambda d: d["default_args"].update(retries=3),
     "staging": lambda d: d.update(staging={"size": "1Gi"}),
     "xcom_ttl_seconds": lambda d: d.update(xcom_ttl_seconds=60),
+    "source_module": lambda d: d.update(source_module="orders_dag"),
     "source": lambda d: d.update(source=d["source"] + "\n# comment\n"),
     "tasks": lambda d: _task(d, "load").update(retries=6),
 }
@@ -112,6 +115,7 @@ def test_each_content_change_changes_the_hash() -> None:
 TASK_CHANGES: list[Callable[[dict[str, Any]], None]] = [
     lambda t: t.update(trigger_rule="all_done"),
     lambda t: t.update(retry_delay_seconds=1),
+    lambda t: t.update(retry_exponential_backoff=False),
     lambda t: t.update(execution_timeout_seconds=5),
     lambda t: t.update(entrypoint="dag:load_v2"),
     lambda t: t["env"].update(EXTRA="1"),
@@ -121,6 +125,8 @@ TASK_CHANGES: list[Callable[[dict[str, Any]], None]] = [
     lambda t: t.update(xcom_schema={"type": "null"}),
     lambda t: t.update(xcom_input={"summary": ["transform"]}),
     lambda t: t.update(depends_on=["extract", "transform"]),
+    lambda t: t.update(multiple_outputs=True),
+    lambda t: t.update(doc_md="Loads the totals."),
 ]
 
 

@@ -11,12 +11,14 @@ import pytest
 from pydantic import ValidationError
 
 from leoflow.spec import (
+    XCOM_RETURN_KEY,
     DagSpec,
     IntervalSchedule,
     SpecError,
     TaskSpec,
     TaskType,
     TriggerRule,
+    XcomPull,
     cron_of,
     dag_spec_from_data,
     load_dag_json,
@@ -249,8 +251,83 @@ def test_xcom_binding_rules() -> None:
         "call_args": {"rows": 1},
     }
     text = "\n".join(_problems(_dag(tasks=[upstream, task])))
-    assert "lists the same upstream twice" in text
+    assert "reads the same XCom twice" in text
     assert "bound by both xcom_input and call_args" in text
+
+
+def test_keyed_xcom_input_reads_one_key_of_a_multiple_outputs_task() -> None:
+    upstream = {"task_id": "u", "type": "python", "entrypoint": "m:u", "multiple_outputs": True}
+    task = {
+        "task_id": "t",
+        "type": "python",
+        "entrypoint": "m:f",
+        "depends_on": ["u"],
+        "xcom_input": {
+            "a": [{"task_id": "u", "key": "a"}],
+            "both": ["u", {"task_id": "u", "key": "b"}],
+        },
+    }
+    spec = DagSpec.model_validate(_dag(tasks=[upstream, task]))
+    pulls = spec.task("t").xcom_pulls()
+    assert pulls == {
+        "a": (XcomPull("u", "a"),),
+        "both": (XcomPull("u", XCOM_RETURN_KEY), XcomPull("u", "b")),
+    }
+    assert spec.model_dump(mode="json")["tasks"][1]["xcom_input"] == task["xcom_input"]
+    assert load_dag_json(json.dumps(spec.model_dump(mode="json"))) == spec
+
+
+def test_two_keys_of_one_task_are_not_a_duplicate() -> None:
+    upstream = {"task_id": "u", "type": "python", "entrypoint": "m:u", "multiple_outputs": True}
+    refs = [{"task_id": "u", "key": "a"}, {"task_id": "u", "key": "b"}]
+    task = {"task_id": "t", "type": "bash", "command_callable": "m:cmd", "depends_on": ["u"]}
+    spec = DagSpec.model_validate(_dag(tasks=[upstream, {**task, "xcom_input": {"x": refs}}]))
+    assert len(spec.task("t").xcom_pulls()["x"]) == 2
+    again = {**task, "xcom_input": {"x": [refs[0], refs[0]]}}
+    assert "reads the same XCom twice" in "\n".join(_problems(_dag(tasks=[upstream, again])))
+
+
+@pytest.mark.parametrize(
+    ("task", "fragment"),
+    [
+        ({"type": "bash", "command_callable": "m:cmd", "call_args": {"n": 1}}, None),
+        ({"type": "bash", "command_callable": "cmd"}, "is not 'module:callable'"),
+        ({"type": "bash", "entrypoint": "ls", "command_callable": "m:cmd"}, "mutually exclusive"),
+        ({"type": "python", "entrypoint": "m:f", "command_callable": "m:cmd"}, "only for bash"),
+        ({"type": "http_api", "http_request": {"url": "https://x"}, "cwd": "/"}, "remove cwd"),
+        ({"type": "python", "entrypoint": "m:f", "multiple_outputs": 1}, "valid boolean"),
+        ({"type": "bash", "entrypoint": "ls", "append_env": "no"}, "valid boolean"),
+        ({"type": "bash", "entrypoint": "ls", "skip_on_exit_code": [1, 1]}, "twice"),
+        ({"type": "bash", "entrypoint": "ls", "skip_on_exit_code": [True]}, "valid integer"),
+        ({"type": "empty", "doc_md": "# Start"}, None),
+        ({"type": "empty", "multiple_outputs": False, "append_env": True}, None),
+        ({"type": "empty", "retry_exponential_backoff": True}, "not allowed on an empty task"),
+    ],
+)
+def test_new_task_field_rules(task: dict[str, Any], fragment: str | None) -> None:
+    if fragment is None:
+        assert TaskSpec.model_validate({"task_id": "t", **task}).task_id == "t"
+    else:
+        assert fragment in _task_problems(**task)
+
+
+def test_skip_codes_default_to_bash_operator_99() -> None:
+    bash = TaskSpec.model_validate({"task_id": "b", "type": "bash", "entrypoint": "ls"})
+    assert bash.skip_on_exit_code is None
+    assert bash.effective_skip_on_exit_code == (99,)
+    never = bash.model_copy(update={"skip_on_exit_code": ()})
+    assert never.effective_skip_on_exit_code == ()
+    python = TaskSpec.model_validate({"task_id": "p", "type": "python", "entrypoint": "m:f"})
+    assert python.effective_skip_on_exit_code == ()
+
+
+def test_params_without_default_are_required_at_trigger() -> None:
+    manual = DagSpec.model_validate(
+        _dag(params={"n": 1}, params_schema={"who": {"type": "string"}, "n": {"minimum": 0}})
+    )
+    assert set(manual.params_schema) - set(manual.params) == {"who"}
+    scheduled = _dag(schedule="@daily", start_date=START, params_schema={"who": {"type": "string"}})
+    assert "param 'who' has no default" in _problems(scheduled)[0]
 
 
 def test_http_api_rules() -> None:

@@ -34,6 +34,8 @@ def test_full_example_loads() -> None:
     assert limits is not None and limits.cpu == "1"  # YAML int kept as quantity text
     assert project.staging is not None and project.staging.enabled
     assert project.tasks["load"].trigger_rule is TriggerRule.ALL_DONE
+    assert project.defaults.retry_exponential_backoff is True
+    assert project.tasks["load"].retry_exponential_backoff is False
     check_task_overrides(project, ["extract", "transform", "load", "notify"])
 
 

@@ -1,10 +1,12 @@
-"""The committed JSON Schemas in docs/schemas are exactly what the models export."""
+"""The committed JSON Schemas in docs/schemas are exactly what the models export, and the
+field reference in docs/dag-json.md has a row for every dag.json field."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from leoflow.spec import DagSpec, DefaultArgs, TaskSpec
 from leoflow.spec.schema_export import render_schemas
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -39,3 +41,11 @@ def test_dag_schema_requires_the_core_fields() -> None:
     assert set(schema["required"]) == {"schema_version", "dag_id", "source", "tasks"}
     assert schema["properties"]["schema_version"]["const"] == "1.0"
     assert schema["properties"]["tasks"]["minItems"] == 1
+
+
+def test_reference_documents_every_dag_json_field() -> None:
+    text = (REPO_ROOT / "docs" / "dag-json.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| `")}
+    for model in (DagSpec, DefaultArgs, TaskSpec):
+        missing = [name for name in model.model_fields if f"`{name}`" not in rows]
+        assert not missing, f"docs/dag-json.md has no row for {model.__name__} {missing}"

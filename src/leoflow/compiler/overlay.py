@@ -12,7 +12,12 @@ from typing import Any
 from leoflow.compiler.errors import CompileError
 from leoflow.spec import LeoflowYaml, SpecError, check_task_overrides
 
-_DEFAULT_ARG_FIELDS = ("retries", "retry_delay_seconds", "execution_timeout_seconds")
+_DEFAULT_ARG_FIELDS = (
+    "retries",
+    "retry_delay_seconds",
+    "retry_exponential_backoff",
+    "execution_timeout_seconds",
+)
 
 
 def _dump(model: Any) -> Any:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from leoflow.compiler.errors import CompileError
-from leoflow.compiler.extract import DEFAULT_TIMEOUT_SECONDS, extract_dags
+from leoflow.compiler.extract import DEFAULT_TIMEOUT_SECONDS, Extraction, extract_dags
 from leoflow.compiler.overlay import apply_leoflow_yaml
 from leoflow.compiler.translate import translate_dag
 from leoflow.compiler.yaml_dag import load_yaml_dag
@@ -99,17 +99,16 @@ def _select(dags: list[dict[str, Any]], wanted: str | None, dag_file: Path) -> d
     )
 
 
-def _record(dag_file: Path, timeout: float, python: str | None) -> tuple[list[dict[str, Any]], str]:
+def _record(dag_file: Path, timeout: float, python: str | None) -> Extraction:
     if dag_file.suffix in _YAML_SUFFIXES:
-        return [load_yaml_dag(dag_file)], ""
-    extraction = extract_dags(dag_file, timeout=timeout, python=python)
-    return extraction.dags, extraction.output
+        return Extraction(module="", dags=[load_yaml_dag(dag_file)], output="")
+    return extract_dags(dag_file, timeout=timeout, python=python)
 
 
-def _assemble(raw: dict[str, Any], dag_file: Path, source: str) -> dict[str, Any]:
+def _assemble(raw: dict[str, Any], dag_file: Path, source: str, module: str) -> dict[str, Any]:
     if dag_file.suffix in _YAML_SUFFIXES:
         return {"schema_version": SCHEMA_VERSION, **raw, "source": source}
-    return translate_dag(raw, source)
+    return translate_dag(raw, source, module)
 
 
 def compile_project(
@@ -129,9 +128,10 @@ def compile_project(
     config = load_config(project_dir)
     dag_file = target if target.is_file() else find_dag_file(project_dir, config)
     source = dag_file.read_text(encoding="utf-8")
-    dags, output = _record(dag_file, timeout, python)
+    extraction = _record(dag_file, timeout, python)
+    dags, output = extraction.dags, extraction.output
     chosen = _select(dags, config.dag_id if config else None, dag_file)
-    data = _assemble(chosen, dag_file, source)
+    data = _assemble(chosen, dag_file, source, extraction.module)
     if config is not None:
         data = apply_leoflow_yaml(data, config)
     try:

@@ -1,14 +1,12 @@
 """From what the shim recorded to ``dag.json`` fields.
 
-The shim records Airflow-side facts in ``dag.json`` names where they exist, plus ``extras``
-for facts the schema has no field for. This module decides each extra: BashOperator ``cwd``
-becomes a ``cd`` before the command (same effect, same failure when the folder is missing);
-documentation is left out of the artifact (it changes nothing at run time).
+The shim records Airflow-side facts in ``dag.json`` names; this module shapes the few that
+differ (a ``timedelta`` schedule, ``Param`` defaults and schemas), adds the module name the
+DAG file was imported as, and drops the shim's ``extras`` (where things were defined).
 """
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 from leoflow.compiler.errors import CompileError
@@ -17,6 +15,7 @@ from leoflow.spec import SCHEMA_VERSION
 _DAG_FIELDS = (
     "dag_id",
     "description",
+    "doc_md",
     "owner",
     "tags",
     "schedule",
@@ -26,7 +25,6 @@ _DAG_FIELDS = (
     "catchup",
     "max_active_runs",
     "max_active_tasks",
-    "params",
     "default_args",
 )
 
@@ -46,37 +44,42 @@ def _schedule(raw: Any, dag_id: str) -> Any:
     return {"interval_seconds": seconds}
 
 
-def _bash_entrypoint(task: dict[str, Any], extras: dict[str, Any]) -> str:
-    command = str(task["entrypoint"])
-    cwd = (extras.get("bash") or {}).get("cwd")
-    if cwd:
-        return f"cd -- {shlex.quote(str(cwd))} || exit 1\n{command}"
-    return command
+def _params(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``params`` (name -> default) and ``params_schema`` (name -> JSON Schema)."""
+    defaults: dict[str, Any] = {}
+    schemas: dict[str, Any] = {}
+    for name, param in (raw or {}).items():
+        if "value" in param:
+            defaults[name] = param["value"]
+        if "schema" in param:
+            schemas[name] = param["schema"]
+    return defaults, schemas
 
 
 def translate_task(raw: dict[str, Any]) -> dict[str, Any]:
-    """One recorded task as a ``dag.json`` task (unset fields left out)."""
+    """One recorded task as a ``dag.json`` task (unset fields left out).
+
+    Only ``None`` means unset: an empty list can be meaningful (``skip_on_exit_code: []``).
+    """
     task = dict(raw)
-    extras = task.pop("extras", {}) or {}
-    if task.get("type") == "bash":
-        task["entrypoint"] = _bash_entrypoint(task, extras)
-    return {
-        key: value for key, value in task.items() if value is not None and value not in ({}, [])
-    }
+    task.pop("extras", None)
+    return {key: value for key, value in task.items() if value is not None}
 
 
-def translate_dag(raw: dict[str, Any], source: str) -> dict[str, Any]:
-    """One recorded DAG as ``dag.json`` data (before the leoflow.yaml overlay)."""
+def translate_dag(raw: dict[str, Any], source: str, module: str | None) -> dict[str, Any]:
+    """One recorded DAG as ``dag.json`` data (before the leoflow.yaml overlay).
+
+    ``module`` is the name the DAG file was imported as (``source_module``).
+    """
     data: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
     for name in _DAG_FIELDS:
         value = raw.get(name)
         if value is not None and value not in ({}, []):
             data[name] = value
     data["schedule"] = _schedule(raw.get("schedule"), str(raw.get("dag_id")))
-    data["params"] = {
-        name: param.get("value") if isinstance(param, dict) else param
-        for name, param in (raw.get("params") or {}).items()
-    }
+    data["params"], data["params_schema"] = _params(raw.get("params") or {})
+    if module is not None:
+        data["source_module"] = module
     data["source"] = source
     data["tasks"] = [translate_task(task) for task in raw.get("tasks", [])]
     return data

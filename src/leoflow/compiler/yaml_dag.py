@@ -2,8 +2,9 @@
 artifact as the equivalent Python DAG.
 
 A ``dag.yaml`` holds the ``dag.json`` fields except ``schema_version`` and ``source`` (the
-compiler adds them); YAML dates (``start_date: 2024-01-01``) are read as UTC. Python tasks name
-their callable as ``module:callable`` in the project folder. Duplicate keys are errors.
+compiler adds them) and ``source_module`` (there is no Python DAG module to import); YAML
+dates (``start_date: 2024-01-01``) are read as UTC. Python tasks name their callable as
+``module:callable`` in the project folder. Duplicate keys are errors.
 """
 
 from __future__ import annotations
@@ -45,6 +46,14 @@ def load_yaml_dag(path: Path) -> dict[str, Any]:
             raise CompileError(
                 "dag", [f"{path}: remove '{forbidden}'; the compiler writes it into dag.json"]
             )
+    if "source_module" in data:
+        raise CompileError(
+            "dag",
+            [
+                f"{path}: remove 'source_module'; it names the module a Python DAG file is "
+                "imported as, and a dag.yaml is not one (entrypoints import from the project)"
+            ],
+        )
     result = {key: _as_iso(value) for key, value in data.items()}
     if not isinstance(result.get("tasks"), list):
         raise CompileError("dag", [f"{path}: tasks must be a list of task mappings"])

@@ -23,11 +23,13 @@ from leoflow.spec.project_yaml import (
 from leoflow.spec.quantities import parse_quantity
 from leoflow.spec.schedules import PRESET_CRON, PRESETS, IntervalSchedule, cron_of
 from leoflow.spec.task_spec import ExecutionMode, HttpRequest, TaskSpec, TaskType, TriggerRule
+from leoflow.spec.xcom import XCOM_RETURN_KEY, XcomPull, XcomRef
 
 __all__ = [
     "PRESETS",
     "PRESET_CRON",
     "SCHEMA_VERSION",
+    "XCOM_RETURN_KEY",
     "BuildConfig",
     "DagSpec",
     "DefaultArgs",
@@ -46,6 +48,8 @@ __all__ = [
     "TaskType",
     "Toleration",
     "TriggerRule",
+    "XcomPull",
+    "XcomRef",
     "canonical_json",
     "check_task_overrides",
     "cron_of",

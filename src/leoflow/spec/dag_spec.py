@@ -9,9 +9,18 @@ at once, each with its fix.
 
 from __future__ import annotations
 
+import keyword
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AwareDatetime, Field, JsonValue, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    Field,
+    JsonValue,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from leoflow.spec.errors import PROBLEMS_ERROR_TYPE, did_you_mean, list_choices
@@ -32,10 +41,34 @@ from leoflow.spec.graph import downstream_map, find_cycle
 from leoflow.spec.graph import topological_order as _topological_order
 from leoflow.spec.kubernetes import Staging
 from leoflow.spec.schedules import Schedule, Timezone
-from leoflow.spec.task_spec import TaskSpec
+from leoflow.spec.task_spec import TaskSpec, TaskType
+from leoflow.spec.xcom import XCOM_RETURN_KEY, JsonSchema, XcomPull, pull_of
+
+_GraphIndex = tuple[tuple[TaskSpec, ...], dict[str, TaskSpec], dict[str, list[str]]]
+_INDEX_KEY = "_leoflow_graph_index"
 
 SCHEMA_VERSION = "1.0"
 """The ``dag.json`` schema version this code reads and writes."""
+
+MODULE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$"
+
+
+def _check_module_name(name: str) -> str:
+    parts = name.split(".")
+    if not all(part.isidentifier() and not keyword.iskeyword(part) for part in parts):
+        raise ValueError(
+            f"{name!r} is not a dotted Python module name; use identifiers joined by dots, "
+            "like 'my_dag' or 'pipelines.orders'"
+        )
+    return name
+
+
+ModuleName = Annotated[
+    str,
+    AfterValidator(_check_module_name),
+    WithJsonSchema({"type": "string", "pattern": MODULE_NAME_PATTERN}),
+]
+"""A dotted Python module name (each part an identifier that is not a keyword)."""
 
 DagVersion = Annotated[
     str,
@@ -63,6 +96,12 @@ class DagSpec(SpecModel):
     with a schedule needs ``start_date``: scheduled runs are counted from it. ``start_date``
     and ``end_date`` must carry a UTC offset. ``dag_version`` is a label given at compile or
     push time and is not part of the content hash (``spec_hash``).
+
+    ``params`` maps each run parameter to its default; ``params_schema`` holds the JSON Schema
+    of the parameters declared with ``Param(...)``. A name that is only in ``params_schema``
+    has no default and must be given when a run is triggered, so a scheduled DAG cannot have
+    one (as in Airflow). ``source_module`` is the module name ``source`` is imported as, so
+    entrypoints that name it resolve at run time. ``docs/dag-json.md`` describes every field.
     """
 
     schema_version: Literal["1.0"]
@@ -70,6 +109,7 @@ class DagSpec(SpecModel):
     dag_version: DagVersion | None = None
     image: ImageRef | None = Field(default=None, description="unset in Lite (a venv is used)")
     description: str | None = None
+    doc_md: str | None = Field(default=None, description="Markdown documentation for the UI")
     owner: str | None = None
     tags: tuple[Annotated[str, Field(min_length=1, max_length=100)], ...] = ()
     schedule: Schedule = None
@@ -79,18 +119,26 @@ class DagSpec(SpecModel):
     catchup: StrictBool = False
     max_active_runs: PositiveInt = 16
     max_active_tasks: PositiveInt | None = None
-    params: dict[str, JsonValue] = Field(default_factory=dict)
+    params: dict[str, JsonValue] = Field(
+        default_factory=dict, description="run parameter name -> default value"
+    )
+    params_schema: dict[str, JsonSchema] = Field(
+        default_factory=dict,
+        description="run parameter name -> JSON Schema (from Param(...)); a name missing "
+        "from params has no default and must be given at trigger time",
+    )
     default_args: DefaultArgs = Field(default_factory=DefaultArgs)
     staging: Staging | None = None
     xcom_ttl_seconds: PositiveInt | None = None
+    source_module: ModuleName | None = Field(
+        default=None,
+        description="the module name the Python DAG source is imported as; null for a "
+        "declarative (dag.yaml) DAG",
+    )
     source: Annotated[str, Field(min_length=1, description="the DAG file text")]
     tasks: Annotated[
         tuple[TaskSpec, ...], non_empty("a DAG needs at least one task; add one"), MIN_ONE_ITEM
     ]
-
-    _index: tuple[tuple[TaskSpec, ...], dict[str, TaskSpec], dict[str, list[str]]] | None = (
-        PrivateAttr(default=None)
-    )
 
     @field_validator("schema_version", mode="before")
     @classmethod
@@ -112,7 +160,7 @@ class DagSpec(SpecModel):
 
     @model_validator(mode="after")
     def _check_dag(self) -> Self:
-        problems = [*self._date_problems(), *self._graph_problems()]
+        problems = [*self._date_problems(), *self._param_problems(), *self._graph_problems()]
         if problems:
             raise PydanticCustomError(
                 PROBLEMS_ERROR_TYPE,
@@ -135,11 +183,29 @@ class DagSpec(SpecModel):
             )
         return problems
 
+    def _param_problems(self) -> list[str]:
+        problems: list[str] = []
+        for name, schema in self.params_schema.items():
+            if "default" in schema:
+                problems.append(
+                    f"params_schema '{name}' has a 'default'; write the default value in "
+                    f"params['{name}'] instead (it is the one place defaults live)"
+                )
+            if name not in self.params and self.schedule is not None:
+                problems.append(
+                    f"param '{name}' has no default (it is in params_schema but not in params), "
+                    "so scheduled runs could not fill it; give it a default in params, or set "
+                    "schedule to null"
+                )
+        return problems
+
     def _graph_problems(self) -> list[str]:
         problems = self._duplicate_problems()
-        known = list(dict.fromkeys(task.task_id for task in self.tasks))
+        by_id: dict[str, TaskSpec] = {}
+        for task in self.tasks:
+            by_id.setdefault(task.task_id, task)
         for index, task in enumerate(self.tasks):
-            problems.extend(_reference_problems(index, task, known))
+            problems.extend(_reference_problems(index, task, by_id))
         if problems:
             return problems
         cycle = find_cycle({task.task_id: task.depends_on for task in self.tasks})
@@ -162,12 +228,17 @@ class DagSpec(SpecModel):
         ]
 
     def _indexes(self) -> tuple[dict[str, TaskSpec], dict[str, list[str]]]:
-        # Built once per tasks tuple (``model_copy(update=...)`` may swap the tuple).
-        if self._index is None or self._index[0] is not self.tasks:
+        # Built once per tasks tuple (``model_copy(update=...)`` may swap the tuple). Kept in
+        # the instance dict under a non-field name rather than in a pydantic private attribute:
+        # pydantic compares private attributes in ``==``, and two specs with the same content
+        # must stay equal whether or not one of them was queried.
+        cached: _GraphIndex | None = self.__dict__.get(_INDEX_KEY)
+        if cached is None or cached[0] is not self.tasks:
             by_id = {task.task_id: task for task in self.tasks}
             downstream = downstream_map({t.task_id: t.depends_on for t in self.tasks})
-            self._index = (self.tasks, by_id, downstream)
-        return self._index[1], self._index[2]
+            cached = (self.tasks, by_id, downstream)
+            self.__dict__[_INDEX_KEY] = cached
+        return cached[1], cached[2]
 
     @property
     def task_ids(self) -> tuple[str, ...]:
@@ -200,25 +271,45 @@ class DagSpec(SpecModel):
         return tuple(_topological_order({t.task_id: t.depends_on for t in self.tasks}))
 
 
-def _reference_problems(index: int, task: TaskSpec, known: list[str]) -> list[str]:
+def _reference_problems(index: int, task: TaskSpec, by_id: dict[str, TaskSpec]) -> list[str]:
     where = f"tasks[{index}] ({task.task_id})"
-    known_set = set(known)
 
     def unknown(task_id: str, field: str) -> str:
         return (
-            f"{where}: {field} names unknown task '{task_id}'{did_you_mean(task_id, known)}; "
-            f"known task ids: {list_choices(known)}"
+            f"{where}: {field} names unknown task '{task_id}'{did_you_mean(task_id, by_id)}; "
+            f"known task ids: {list_choices(by_id)}"
         )
 
-    problems = [unknown(up, "depends_on") for up in task.depends_on if up not in known_set]
-    for param, upstreams in task.xcom_input.items():
-        for upstream in upstreams:
-            if upstream not in known_set:
-                problems.append(unknown(upstream, f"xcom_input '{param}'"))
-            elif upstream not in task.depends_on:
+    problems = [unknown(up, "depends_on") for up in task.depends_on if up not in by_id]
+    for param, sources in task.xcom_input.items():
+        for source in sources:
+            pull = pull_of(source)
+            upstream = by_id.get(pull.task_id)
+            if upstream is None:
+                problems.append(unknown(pull.task_id, f"xcom_input '{param}'"))
+                continue
+            if pull.task_id not in task.depends_on:
                 problems.append(
-                    f"{where}: xcom_input '{param}' reads from '{upstream}', which is not in "
-                    f"depends_on; add '{upstream}' to depends_on (the compiler adds this edge "
-                    "for TaskFlow calls, so a hand-written dag.json must list it too)"
+                    f"{where}: xcom_input '{param}' reads from '{pull.task_id}', which is not "
+                    f"in depends_on; add '{pull.task_id}' to depends_on (the compiler adds this "
+                    "edge for TaskFlow calls, so a hand-written dag.json must list it too)"
+                )
+            if pull.key != XCOM_RETURN_KEY and not upstream.multiple_outputs:
+                problems.append(
+                    f"{where}: xcom_input '{param}' {_keyed_ref_problem(pull, upstream)}"
                 )
     return problems
+
+
+def _keyed_ref_problem(pull: XcomPull, upstream: TaskSpec) -> str:
+    whole = f"read its whole return value by writing '{pull.task_id}' as a plain string"
+    if upstream.type is not TaskType.PYTHON:
+        return (
+            f"reads key '{pull.key}' of '{pull.task_id}', a {upstream.type.value} task, which "
+            f"pushes no keyed XComs; {whole}"
+        )
+    return (
+        f"reads key '{pull.key}' of '{pull.task_id}', which does not set multiple_outputs "
+        "(only python tasks with multiple_outputs push keyed XComs); set multiple_outputs on "
+        f"'{pull.task_id}', or {whole}"
+    )

@@ -24,6 +24,16 @@ Loc = tuple[int | str, ...]
 LineLocator = Callable[[Loc], int | None]
 
 
+def is_union_tag(part: int | str) -> bool:
+    """Whether a location part is the tag of a tagged union member (``<ref>``), not a key.
+
+    Tagged unions put the chosen member's tag into error locations; the tags are written in
+    angle brackets (never a valid key, parameter or task id) so they can be left out of what a
+    person reads.
+    """
+    return isinstance(part, str) and part.startswith("<") and part.endswith(">")
+
+
 class SpecError(ValueError):
     """A spec document is invalid; ``problems`` holds one human-readable line per problem.
 
@@ -148,6 +158,8 @@ def format_loc(loc: Loc, data: Any = None) -> str:
     out = ""
     node = data
     for part in loc:
+        if is_union_tag(part):
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
             node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
@@ -163,6 +175,8 @@ def allowed_keys(model: type[BaseModel], loc: Loc) -> list[str] | None:
     """The field names of the model found at ``loc`` under ``model``, or ``None``."""
     current: list[Any] = [model]
     for part in loc:
+        if is_union_tag(part):
+            continue
         current = [nxt for tp in current for nxt in _descend(tp, part)]
         if not current:
             return None

@@ -35,6 +35,7 @@ from leoflow.spec.fields import (
     Repository,
     Seconds,
     SpecModel,
+    StrictBool,
     TaskId,
 )
 from leoflow.spec.kubernetes import Execution, Resources, Staging
@@ -112,10 +113,14 @@ class BuildConfig(SpecModel):
 
 
 class Defaults(SpecModel):
-    """DAG-wide task defaults; ``resources`` is applied to every task that sets none."""
+    """DAG-wide task defaults; ``resources`` is applied to every task that sets none.
+
+    The retry and timeout values replace the DAG code's ``default_args`` of the same name.
+    """
 
     retries: Count | None = None
     retry_delay_seconds: Seconds | None = None
+    retry_exponential_backoff: StrictBool | None = None
     execution_timeout_seconds: PositiveSeconds | None = None
     resources: Resources | None = None
 
@@ -125,6 +130,7 @@ class TaskOverride(SpecModel):
 
     retries: Count | None = None
     retry_delay_seconds: Seconds | None = None
+    retry_exponential_backoff: StrictBool | None = None
     execution_timeout_seconds: PositiveSeconds | None = None
     trigger_rule: TriggerRule | None = None
     execution_mode: ExecutionMode | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import keyword
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, JsonValue, model_validator
@@ -21,15 +21,16 @@ from leoflow.spec.fields import (
     MIN_ONE_ITEM,
     Count,
     EnvName,
-    JsonObject,
     PositiveSeconds,
     PyIdentifier,
     Seconds,
     SpecModel,
+    StrictBool,
     TaskId,
     non_empty,
 )
 from leoflow.spec.kubernetes import Execution, Resources
+from leoflow.spec.xcom import JsonSchema, XcomPull, XcomUpstreams, pull_of, schema_allows
 
 RESERVED_ENV_PREFIX = "LEOFLOW_"
 """Environment names the agent sets for the runtime (DESIGN §5); tasks may not override them."""
@@ -41,7 +42,7 @@ class TaskType(StrEnum):
     PYTHON = "python"
     """A Python callable named by ``entrypoint`` (``module:callable``)."""
     BASH = "bash"
-    """A shell command (``entrypoint`` is the command text)."""
+    """A shell command: ``entrypoint`` is its text, or ``command_callable`` computes it."""
     HTTP_API = "http_api"
     """One HTTP request described by ``http_request``."""
     EMPTY = "empty"
@@ -127,47 +128,63 @@ def _check_env(env: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def _check_xcom_schema(schema: dict[str, JsonValue]) -> dict[str, JsonValue]:
-    types = {"null", "boolean", "object", "array", "number", "string", "integer"}
-    declared = schema.get("type")
-    names = declared if isinstance(declared, list) else [declared]
-    if "type" in schema and not all(isinstance(n, str) and n in types for n in names):
-        raise ValueError(
-            f"xcom_schema 'type' {declared!r} is not a JSON Schema type; use one or a list of "
-            f"{', '.join(sorted(types))}"
-        )
-    return schema
+def _check_exit_codes(codes: tuple[int, ...]) -> tuple[int, ...]:
+    bad = [code for code in codes if not 0 <= code <= 255]
+    if bad:
+        raise ValueError(f"exit codes must be within 0-255, got {bad}")
+    if len(set(codes)) != len(codes):
+        raise ValueError("skip_on_exit_code lists a code twice; list each code once")
+    return codes
+
+
+def _check_cwd(cwd: str) -> str:
+    if not cwd.strip() or "\0" in cwd:
+        raise ValueError("cwd must be a folder path; remove cwd to use the default working folder")
+    return cwd
 
 
 TaskEnv = Annotated[dict[EnvName, str], AfterValidator(_check_env)]
 """Extra environment variables of a task; ``LEOFLOW_*`` names are reserved."""
 
-XcomSchema = Annotated[JsonObject, AfterValidator(_check_xcom_schema)]
+XcomSchema = JsonSchema
 """A JSON Schema object that a task's return value must satisfy before it is stored."""
 
-XcomUpstreams = Annotated[
-    tuple[TaskId, ...],
-    non_empty("an xcom_input parameter must name at least one upstream task_id"),
-    MIN_ONE_ITEM,
+SkipExitCodes = Annotated[
+    tuple[Annotated[int, Field(strict=True)], ...], AfterValidator(_check_exit_codes)
 ]
+"""Exit codes of a bash command that end the task ``skipped`` instead of ``failed``."""
 
-_ALWAYS_ALLOWED = frozenset({"task_id", "type", "depends_on", "trigger_rule"})
+BASH_DEFAULT_SKIP_EXIT_CODES = (99,)
+"""What an unset ``skip_on_exit_code`` means for a bash task (BashOperator's default)."""
+
+_ALWAYS_ALLOWED = frozenset({"task_id", "type", "depends_on", "trigger_rule", "doc_md"})
+_IN_OWN_PROCESS = "tasks run in their own pod or process"
 _NOT_ALLOWED: dict[TaskType, dict[str, str]] = {
     TaskType.PYTHON: {
         "http_request": "http_request is only for http_api tasks",
-        "execution_mode": "execution_mode is only for http_api tasks (python tasks run in "
-        "their own pod or process)",
+        "execution_mode": f"execution_mode is only for http_api tasks (python {_IN_OWN_PROCESS})",
+        "command_callable": "command_callable is only for bash tasks (@task.bash); a python "
+        "task names its callable in entrypoint",
+        "cwd": "cwd is only for bash tasks",
+        "append_env": "append_env is only for bash tasks (a python task's env is always added "
+        "to the inherited environment)",
+        "skip_on_exit_code": "skip_on_exit_code is only for bash tasks",
     },
     TaskType.BASH: {
         "http_request": "http_request is only for http_api tasks",
-        "execution_mode": "execution_mode is only for http_api tasks (bash tasks run in "
-        "their own pod or process)",
-        "call_args": "call_args binds Python call arguments; a bash task has none",
+        "execution_mode": f"execution_mode is only for http_api tasks (bash {_IN_OWN_PROCESS})",
+        "multiple_outputs": "multiple_outputs is only for python tasks (a bash task pushes one "
+        "string, the last line it prints)",
     },
     TaskType.HTTP_API: {
         "entrypoint": "an http_api task runs no code; describe the call in http_request",
+        "command_callable": "an http_api task runs no code; describe the call in http_request",
         "call_args": "call_args binds Python call arguments; an http_api task has none",
         "xcom_input": "http_api tasks cannot receive XCom inputs yet",
+        "multiple_outputs": "multiple_outputs is only for python tasks",
+        "cwd": "cwd is only for bash tasks",
+        "append_env": "append_env is only for bash tasks",
+        "skip_on_exit_code": "skip_on_exit_code is only for bash tasks",
     },
 }
 _INLINE_NOT_ALLOWED = {
@@ -175,10 +192,6 @@ _INLINE_NOT_ALLOWED = {
     "resources": "an inline http_api task runs inside the control plane and has no pod",
     "execution": "an inline http_api task runs inside the control plane and has no pod",
 }
-
-
-def _is_set(value: Any) -> bool:
-    return value is not None and value not in ({}, ())
 
 
 def _valid_entrypoint(text: str) -> bool:
@@ -192,11 +205,13 @@ def _valid_entrypoint(text: str) -> bool:
 class TaskSpec(SpecModel):
     """One task: what it runs, what it waits for, and how it is retried and placed.
 
-    ``retries``, ``retry_delay_seconds`` and ``execution_timeout_seconds`` left unset fall back
-    to the DAG's ``default_args`` and then to the platform defaults at dispatch (ADR 0017).
-    ``xcom_input`` binds a parameter to the return value of upstream tasks: a one-element list
-    is delivered as a plain value, a longer list as a fan-in array in declaration order. Every
-    upstream named there must also be listed in ``depends_on``.
+    ``retries``, ``retry_delay_seconds``, ``retry_exponential_backoff`` and
+    ``execution_timeout_seconds`` left unset fall back to the DAG's ``default_args`` and then to
+    the platform defaults at dispatch (ADR 0017). ``xcom_input`` binds a parameter to XComs of
+    upstream tasks: a one-element list is delivered as a plain value, a longer list as a fan-in
+    array in declaration order; an element is an upstream ``task_id`` (its return value) or
+    ``{"task_id", "key"}`` (one keyed XCom of a ``multiple_outputs`` task). Every upstream named
+    there must also be listed in ``depends_on``. ``docs/dag-json.md`` describes every field.
     """
 
     task_id: TaskId
@@ -205,20 +220,40 @@ class TaskSpec(SpecModel):
     trigger_rule: TriggerRule = TriggerRule.ALL_SUCCESS
     retries: Count | None = None
     retry_delay_seconds: Seconds | None = None
+    retry_exponential_backoff: StrictBool | None = None
     execution_timeout_seconds: PositiveSeconds | None = None
     execution_mode: ExecutionMode | None = Field(
         default=None, description="http_api only; unset = the platform's default"
     )
     entrypoint: str | None = Field(
-        default=None, description="python: 'module:callable'; bash: the command"
+        default=None, description="python: 'module:callable'; bash: the command (a template)"
+    )
+    command_callable: str | None = Field(
+        default=None,
+        description="bash only, instead of entrypoint: 'module:callable' returning the command",
     )
     http_request: HttpRequest | None = None
+    cwd: Annotated[str, AfterValidator(_check_cwd)] | None = Field(
+        default=None, description="bash only: the folder the command runs in"
+    )
     env: TaskEnv = Field(default_factory=dict)
+    append_env: StrictBool = Field(
+        default=True,
+        description="bash only: false = the command gets only env and Leoflow's variables",
+    )
+    skip_on_exit_code: SkipExitCodes | None = Field(
+        default=None, description="bash only: exit codes that mean skipped; unset = [99]"
+    )
     resources: Resources | None = None
     execution: Execution | None = None
     xcom_input: dict[PyIdentifier, XcomUpstreams] = Field(default_factory=dict)
     call_args: dict[PyIdentifier, JsonValue] = Field(default_factory=dict)
+    multiple_outputs: StrictBool = Field(
+        default=False,
+        description="python only: the returned dict is also pushed key by key",
+    )
     xcom_schema: XcomSchema | None = None
+    doc_md: str | None = Field(default=None, description="Markdown documentation for the UI")
 
     @model_validator(mode="after")
     def _check_task(self) -> Self:
@@ -235,38 +270,78 @@ class TaskSpec(SpecModel):
             )
         return self
 
+    def _is_set(self, name: str) -> bool:
+        default = type(self).model_fields[name].get_default(call_default_factory=True)
+        return bool(getattr(self, name) != default)
+
     def _type_problems(self) -> list[str]:
         if self.type is TaskType.EMPTY:
             return [
                 f"{name} is not allowed on an empty task (the scheduler completes it without "
                 "running anything); remove it"
                 for name in type(self).model_fields
-                if name not in _ALWAYS_ALLOWED and _is_set(getattr(self, name))
+                if name not in _ALWAYS_ALLOWED and self._is_set(name)
             ]
         refused = dict(_NOT_ALLOWED[self.type])
         if self.type is TaskType.HTTP_API and self.execution_mode is ExecutionMode.INLINE:
             refused.update(_INLINE_NOT_ALLOWED)
+        if self.type is TaskType.BASH and self.command_callable is None:
+            refused["call_args"] = (
+                "call_args binds the arguments of command_callable; a bash task with a fixed "
+                "command in entrypoint has none"
+            )
         problems = [
-            f"{reason}; remove {name}"
-            for name, reason in refused.items()
-            if _is_set(getattr(self, name))
+            f"{reason}; remove {name}" for name, reason in refused.items() if self._is_set(name)
         ]
         problems.extend(self._required_problems())
         return problems
 
     def _required_problems(self) -> list[str]:
-        if self.type is TaskType.PYTHON and (
-            self.entrypoint is None or not _valid_entrypoint(self.entrypoint)
-        ):
-            return [
+        if self.type is TaskType.PYTHON:
+            return self._python_problems()
+        if self.type is TaskType.BASH:
+            return self._bash_problems()
+        if self.type is TaskType.HTTP_API and self.http_request is None:
+            return ["an http_api task needs http_request {method, url, ...}; add it"]
+        return []
+
+    def _python_problems(self) -> list[str]:
+        problems: list[str] = []
+        if self.entrypoint is None or not _valid_entrypoint(self.entrypoint):
+            problems.append(
                 f"entrypoint {self.entrypoint!r} is not 'module:callable'; a python task "
                 "needs an entrypoint like 'my_pkg.etl:extract' (dotted module, colon, "
                 "dotted callable)"
+            )
+        if (
+            self.multiple_outputs
+            and self.xcom_schema is not None
+            and not schema_allows(self.xcom_schema, "object")
+        ):
+            problems.append(
+                "xcom_schema does not allow an object, but with multiple_outputs the task "
+                "returns a dict; allow type 'object' or set multiple_outputs to false"
+            )
+        return problems
+
+    def _bash_problems(self) -> list[str]:
+        if self.command_callable is not None:
+            if self.entrypoint is not None:
+                return [
+                    "entrypoint and command_callable are mutually exclusive (entrypoint is a "
+                    "fixed command, command_callable computes it at run time); keep one"
+                ]
+            if not _valid_entrypoint(self.command_callable):
+                return [
+                    f"command_callable {self.command_callable!r} is not 'module:callable'; "
+                    "name the function that returns the command, like 'my_pkg.cmds:build'"
+                ]
+            return []
+        if self.entrypoint is None or not self.entrypoint.strip():
+            return [
+                "a bash task needs the command to run in entrypoint (or command_callable "
+                "'module:callable' naming a function that returns it)"
             ]
-        if self.type is TaskType.BASH and (self.entrypoint is None or not self.entrypoint.strip()):
-            return ["a bash task needs the command to run in entrypoint"]
-        if self.type is TaskType.HTTP_API and self.http_request is None:
-            return ["an http_api task needs http_request {method, url, ...}; add it"]
         return []
 
     def _dependency_problems(self) -> list[str]:
@@ -282,13 +357,30 @@ class TaskSpec(SpecModel):
 
     def _binding_problems(self) -> list[str]:
         problems: list[str] = []
-        for param, upstreams in self.xcom_input.items():
-            if len(set(upstreams)) != len(upstreams):
+        for param, pulls in self.xcom_pulls().items():
+            if len(set(pulls)) != len(pulls):
                 problems.append(
-                    f"xcom_input '{param}' lists the same upstream twice; list each task once"
+                    f"xcom_input '{param}' reads the same XCom twice; list each upstream "
+                    "(or task_id and key) once"
                 )
             if param in self.call_args:
                 problems.append(
                     f"parameter '{param}' is bound by both xcom_input and call_args; keep one"
                 )
         return problems
+
+    def xcom_pulls(self) -> dict[str, tuple[XcomPull, ...]]:
+        """Per bound parameter, the XComs to fetch (task_id and key), in declaration order."""
+        return {
+            param: tuple(pull_of(source) for source in sources)
+            for param, sources in self.xcom_input.items()
+        }
+
+    @property
+    def effective_skip_on_exit_code(self) -> tuple[int, ...]:
+        """Exit codes that end a bash task ``skipped`` (unset means BashOperator's ``[99]``)."""
+        if self.type is not TaskType.BASH:
+            return ()
+        if self.skip_on_exit_code is None:
+            return BASH_DEFAULT_SKIP_EXIT_CODES
+        return self.skip_on_exit_code

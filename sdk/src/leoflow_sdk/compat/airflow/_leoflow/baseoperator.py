@@ -11,7 +11,7 @@ import itertools
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import context
-from .convert import iso_datetime
+from .convert import doc_markdown, iso_datetime
 from .edges import DependencyMixin, link
 from .errors import InvalidDagError, NotSupportedError, user_location
 from .task_args import task_settings
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .taskgroup import TaskGroup
 
 MAPPING_FIX = "create one task per item in a Python loop over a literal list"
+XCOM_RETURN_KEY = "return_value"
 _RUNTIME_HOOKS = ("execute", "pre_execute", "post_execute", "on_kill")
 _SHIM_PACKAGE = __name__.rsplit("._leoflow", 1)[0]
 
@@ -34,6 +35,8 @@ class BaseOperator(DependencyMixin):
 
     leoflow_type: ClassVar[str] = ""
     template_fields: ClassVar[tuple[str, ...]] = ()
+    multiple_outputs: bool = False
+    """Whether the task also pushes each key of its returned dict (TaskFlow python tasks)."""
 
     def __init__(
         self,
@@ -59,11 +62,11 @@ class BaseOperator(DependencyMixin):
         self.task_id = self._full_task_id(task_id)
         self.upstream: dict[str, BaseOperator] = {}
         self.downstream: dict[str, BaseOperator] = {}
-        self.doc_md: str | None = kwargs.get("doc_md") or kwargs.get("doc")
         args = self._effective_args(kwargs, default_args)
+        self.doc_md: str | None = doc_markdown(args)
+        self.owner: str | None = str(args["owner"]) if args.get("owner") else None
         self._check_dates(args)
         self.settings = task_settings(args, self.task_id)
-        self._check_backoff()
         self.dag.add_task(self)
         if self.task_group is not None:
             self.task_group.add(self)
@@ -101,15 +104,6 @@ class BaseOperator(DependencyMixin):
             dag_value = getattr(self.dag, name)
             if iso_datetime(value, name) != iso_datetime(dag_value, name):
                 raise NotSupportedError(f"a task {name} different from the DAG's ({self.task_id})")
-
-    def _check_backoff(self) -> None:
-        backoff = self.settings.pop("retry_exponential_backoff", None)
-        dag_backoff = bool(self.dag.default_args.get("retry_exponential_backoff", False))
-        if backoff is not None and backoff != dag_backoff:
-            raise NotSupportedError(
-                f"retry_exponential_backoff on one task ({self.task_id}); "
-                "set it in the DAG's default_args"
-            )
 
     def add_upstream(self, other: BaseOperator) -> None:
         """Record that this task runs after ``other`` (idempotent, declaration order kept)."""
@@ -152,17 +146,42 @@ class BaseOperator(DependencyMixin):
 
 
 class XComArg(DependencyMixin):
-    """A task's future return value: a data edge when passed to another task."""
+    """A task's future XCom: its return value, or one keyed XCom (``result["key"]``).
 
-    def __init__(self, operator: BaseOperator, key: str = "return_value") -> None:
+    Passed to another task it is both an edge and an ``xcom_input`` binding. Only a task with
+    ``multiple_outputs`` pushes keyed XComs in Leoflow, which the binding checks.
+    """
+
+    def __init__(self, operator: BaseOperator, key: str = XCOM_RETURN_KEY) -> None:
+        if not isinstance(key, str) or not key:
+            raise InvalidDagError(
+                f"XCom key {key!r} of task '{operator.task_id}' is not a string",
+                "use the string key of the returned dict, e.g. result['total']",
+            )
         self.operator = operator
         self.key = key
 
     def __getitem__(self, key: str) -> XComArg:
+        if self.key != XCOM_RETURN_KEY:
+            raise NotSupportedError(
+                f"a key of a keyed task result ({self.operator.task_id}[{self.key!r}][{key!r}])",
+                fix="pass the keyed result and read the nested value inside the task",
+            )
         return XComArg(self.operator, key)
 
     def __iter__(self) -> Any:
         raise NotSupportedError("iterating over a task result at DAG definition time")
+
+    def __str__(self) -> str:
+        # Airflow renders str(XComArg) as an xcom_pull Jinja template; Leoflow binds results
+        # only as task arguments, so a result pasted into a string is refused, not garbled.
+        raise NotSupportedError(
+            f"a task result used as text (str() of the result of {self.operator.task_id})",
+            fix="pass the result as an argument of a @task or @task.bash function",
+        )
+
+    def __format__(self, spec: str) -> str:
+        return str(self)
 
     def map(self, _: Any) -> Any:
         """``XComArg.map`` belongs to dynamic task mapping: refused."""

@@ -1,6 +1,8 @@
 """Binding the arguments of a Python task: literals to ``call_args``, task results to XCom.
 
 * a task result bound to a parameter → ``xcom_input[param] = [upstream]`` (a plain value);
+* one key of a ``multiple_outputs`` task's result (``result["key"]``) → the same, written
+  ``{"task_id": upstream, "key": "key"}``;
 * a list or tuple whose every element is a task result → fan-in, in declaration order;
 * a JSON literal → ``call_args[param]``;
 * anything else (a list mixing both, a task result nested in a dict, a non-JSON value) is a
@@ -24,7 +26,10 @@ CALL_ARGS_LIMIT_BYTES = 64 * 1024
 """Literal arguments travel in one environment variable; Linux refuses a single variable over
 128 KiB, so anything near that size must go through XCom or a file instead."""
 
-KEY_FIX = "return one value and read the key inside the downstream task"
+KEY_FIX = (
+    "add multiple_outputs=True to the upstream @task (and return a dict), or pass the whole "
+    "result and read the key inside the downstream task"
+)
 
 
 def _is_result(value: Any) -> bool:
@@ -49,16 +54,20 @@ class Bindings:
     def __init__(self, task: BaseOperator) -> None:
         self.task = task
         self.call_args: dict[str, Any] = {}
-        self.xcom_input: dict[str, list[str]] = {}
+        self.xcom_input: dict[str, list[str | dict[str, str]]] = {}
 
-    def _upstream_id(self, result: Any) -> str:
-        if result.key != "return_value":
+    def _upstream_id(self, result: Any) -> str | dict[str, str]:
+        upstream = result.operator
+        self.task.add_upstream(upstream)
+        if result.key == "return_value":
+            return str(upstream.task_id)
+        if not upstream.multiple_outputs:
             raise NotSupportedError(
-                f"selecting one key of a task result ({result.operator.task_id}[{result.key!r}])",
+                f"reading XCom key {result.key!r} of task '{upstream.task_id}', which pushes no "
+                "keyed XComs (it does not set multiple_outputs=True)",
                 fix=KEY_FIX,
             )
-        self.task.add_upstream(result.operator)
-        return str(result.operator.task_id)
+        return {"task_id": str(upstream.task_id), "key": result.key}
 
     def bind(self, name: str, value: Any) -> None:
         """Bind one parameter (see the module docstring for the rules)."""

@@ -43,6 +43,42 @@ def json_literal(value: Any, where: str) -> Any:
     )
 
 
+def flag(value: Any, what: str) -> bool | None:
+    """A boolean argument; ``None`` stays ``None``, anything but a bool is a compile error.
+
+    ``retry_exponential_backoff`` only switches doubling on or off here; a number would read as
+    a multiplier to some users, so it is refused rather than rounded to a bool.
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    raise InvalidDagError(f"{what} is {value!r}", "pass True or False")
+
+
+_DOC_LANGUAGES = (("doc", "text"), ("doc_rst", "rst"), ("doc_json", "json"), ("doc_yaml", "yaml"))
+
+
+def _fenced(text: str, language: str) -> str:
+    fence = "```"
+    while fence in text:
+        fence += "`"
+    return f"{fence}{language}\n{text.rstrip()}\n{fence}"
+
+
+def doc_markdown(args: dict[str, Any]) -> str | None:
+    """A task's documentation as one Markdown text for ``doc_md``.
+
+    ``doc_md`` is kept as written; ``doc``, ``doc_rst``, ``doc_json`` and ``doc_yaml`` are shown
+    by Airflow as highlighted blocks, so they become fenced code blocks after it.
+    """
+    parts: list[str] = []
+    if args.get("doc_md"):
+        parts.append(str(args["doc_md"]))
+    parts.extend(
+        _fenced(str(args[name]), language) for name, language in _DOC_LANGUAGES if args.get(name)
+    )
+    return "\n\n".join(parts) or None
+
+
 def seconds(value: Any, what: str) -> int | float | None:
     """A duration (timedelta or number of seconds) as seconds; ``None`` stays ``None``."""
     if value is None:

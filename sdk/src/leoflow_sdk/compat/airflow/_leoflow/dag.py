@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from . import context
-from .convert import iso_datetime, schedule, seconds, timezone_name
+from .convert import flag, iso_datetime, schedule, seconds, timezone_name
 from .errors import InvalidDagError, NotSupportedError, user_location
 from .params import params_to_json
 from .task_args import DAG_LEVEL_DEFAULTS
@@ -112,6 +112,8 @@ class DAG:
         self.max_active_tasks = max_active_tasks if max_active_tasks is not None else concurrency
         self.max_active_runs = max_active_runs
         self.catchup = catchup
+        if doc_md is not None and not isinstance(doc_md, str):
+            raise InvalidDagError(f"doc_md is a {type(doc_md).__name__}", "pass Markdown text")
         self.doc_md = doc_md
         self.params = params
         self.tags = list(tags or [])
@@ -169,12 +171,29 @@ class DAG:
             )
         self.task_dict[task.task_id] = task
 
+    def owner(self) -> str | None:
+        """Airflow's DAG owner: the owners of its tasks, joined (``default_args`` fills gaps).
+
+        When no task names its own owner this is ``default_args["owner"]`` (or unset); when
+        some do, every distinct task owner is listed, with Airflow's ``airflow`` for tasks
+        that have none, so an owner given to one task is not lost.
+        """
+        default = self.default_args.get("owner")
+        default = str(default) if default else None
+        if not any(task.owner for task in self.tasks):
+            return default
+        owners = {task.owner or default or "airflow" for task in self.tasks}
+        return ", ".join(sorted(owners))
+
     def record(self) -> dict[str, Any]:
         """The DAG-level fields for ``dag.json`` (tasks are added by the exporter)."""
         defaults = {
             "retries": self.default_args.get("retries"),
             "retry_delay_seconds": seconds(self.default_args.get("retry_delay"), "retry_delay"),
-            "retry_exponential_backoff": self.default_args.get("retry_exponential_backoff"),
+            "retry_exponential_backoff": flag(
+                self.default_args.get("retry_exponential_backoff"),
+                "default_args retry_exponential_backoff",
+            ),
             "execution_timeout_seconds": seconds(
                 self.default_args.get("execution_timeout"), "execution_timeout"
             ),
@@ -182,7 +201,8 @@ class DAG:
         return {
             "dag_id": self.dag_id,
             "description": self.description,
-            "owner": self.default_args.get("owner"),
+            "doc_md": self.doc_md,
+            "owner": self.owner(),
             "tags": [str(tag) for tag in self.tags],
             "schedule": schedule(self.schedule),
             "schedule_timezone": timezone_name(self.start_date) if self.start_date else "UTC",

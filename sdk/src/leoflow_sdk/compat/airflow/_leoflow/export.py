@@ -1,7 +1,7 @@
 """The recorded DAGs as JSON-ready dicts, in ``dag.json`` field names.
 
-Keys outside the ``dag.json`` schema are grouped under ``extras`` (documentation, BashOperator
-``cwd``/``append_env``, where the DAG was defined) so the compiler decides how to carry them.
+Where the DAG and each task were defined goes under ``extras`` (not part of ``dag.json``), so
+the compiler can point at the user's line.
 """
 
 from __future__ import annotations
@@ -14,16 +14,12 @@ from .dag import DAG
 
 
 def export_task(task: BaseOperator) -> dict[str, Any]:
-    """One task: type-specific fields, settings, edges (declaration order) and extras."""
+    """One task: type-specific fields, settings, edges (declaration order) and documentation."""
     out = task.record()
-    extras: dict[str, Any] = {"line": task.location[1]}
-    if "bash" in out:
-        extras["bash"] = out.pop("bash")
-    if task.doc_md:
-        extras["doc_md"] = task.doc_md
     out["depends_on"] = list(task.upstream)
     out.update(task.settings)
-    out["extras"] = extras
+    out["doc_md"] = task.doc_md
+    out["extras"] = {"line": task.location[1]}
     return out
 
 
@@ -31,7 +27,7 @@ def export_dag(dag: DAG) -> dict[str, Any]:
     """One DAG with its tasks in creation order."""
     out = dag.record()
     out["tasks"] = [export_task(task) for task in dag.tasks]
-    out["extras"] = {"doc_md": dag.doc_md, "file": dag.location[0], "line": dag.location[1]}
+    out["extras"] = {"file": dag.location[0], "line": dag.location[1]}
     return out
 
 

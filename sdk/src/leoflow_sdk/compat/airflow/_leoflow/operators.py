@@ -71,11 +71,37 @@ class PythonOperator(BaseOperator):
             "entrypoint": self.entrypoint,
             "call_args": self.bindings.call_args,
             "xcom_input": self.bindings.xcom_input,
+            "multiple_outputs": self.multiple_outputs,
         }
 
 
+COMPUTED_COMMAND: Any = object()
+"""``bash_command`` of a ``@task.bash`` task: its function returns the command at run time."""
+
+
+def _skip_codes(value: Any, task_id: str) -> list[int] | None:
+    """``skip_on_exit_code`` for ``dag.json``: ``None`` for the default 99, ``[]`` for none."""
+    if value is None:
+        return []
+    codes: list[Any] = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
+    if not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in codes):
+        raise InvalidDagError(
+            f"skip_on_exit_code of task '{task_id}' is {value!r}",
+            "pass an exit code 0-255, a list of them, or None",
+        )
+    if isinstance(value, (set, frozenset)):
+        codes.sort()
+    unique = list(dict.fromkeys(codes))
+    return None if unique == [99] else unique
+
+
 class BashOperator(BaseOperator):
-    """Runs ``bash_command`` (a Jinja template rendered at run time) with bash."""
+    """Runs ``bash_command`` (a Jinja template rendered at run time) with bash.
+
+    ``env`` unset means the command inherits the task's environment (``append_env`` is then
+    irrelevant, as in Airflow); ``env`` given with ``append_env=False`` (Airflow's default)
+    means the command sees only ``env`` plus Leoflow's own variables.
+    """
 
     leoflow_type: ClassVar[str] = "bash"
     template_fields: ClassVar[tuple[str, ...]] = ("bash_command", "env", "cwd")
@@ -94,6 +120,22 @@ class BashOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(task_id=task_id, **kwargs)
+        if bash_command is not COMPUTED_COMMAND:
+            self._check_command(bash_command)
+        if output_encoding.lower().replace("-", "") != "utf8":
+            raise NotSupportedError(f"output_encoding={output_encoding!r}")
+        _refuse_set(output_processor=output_processor)
+        if cwd is not None and (not isinstance(cwd, str) or not cwd.strip()):
+            raise InvalidDagError(
+                f"cwd of task '{self.task_id}' is {cwd!r}", "pass a folder path, or leave it out"
+            )
+        self.bash_command = None if bash_command is COMPUTED_COMMAND else bash_command
+        self.env = self._check_env(env)
+        self.append_env = env is None or bool(append_env)
+        self.skip_on_exit_code = _skip_codes(skip_on_exit_code, self.task_id)
+        self.cwd = cwd
+
+    def _check_command(self, bash_command: Any) -> None:
         if not isinstance(bash_command, str) or not bash_command.strip():
             raise InvalidDagError(
                 f"bash_command of task '{self.task_id}' is empty or not a string",
@@ -104,15 +146,6 @@ class BashOperator(BaseOperator):
                 "bash_command naming a script template file (.sh/.bash)",
                 fix="add a space after the script path so it runs as a command",
             )
-        if skip_on_exit_code not in (99, [99], None):
-            raise NotSupportedError("skip_on_exit_code other than 99")
-        if output_encoding.lower().replace("-", "") != "utf8":
-            raise NotSupportedError(f"output_encoding={output_encoding!r}")
-        _refuse_set(output_processor=output_processor)
-        self.bash_command = bash_command
-        self.env = self._check_env(env)
-        self.append_env = bool(append_env)
-        self.cwd = cwd
 
     def _check_env(self, env: dict[str, str] | None) -> dict[str, str]:
         for key, value in (env or {}).items():
@@ -124,12 +157,14 @@ class BashOperator(BaseOperator):
         return dict(env or {})
 
     def record(self) -> dict[str, Any]:
-        """The command and environment; ``cwd``/``append_env`` go to the compiler as extras."""
+        """The command, its folder and its environment."""
         return {
             **super().record(),
             "entrypoint": self.bash_command,
+            "cwd": self.cwd,
             "env": self.env,
-            "bash": {"cwd": self.cwd, "append_env": self.append_env},
+            "append_env": self.append_env,
+            "skip_on_exit_code": self.skip_on_exit_code,
         }
 
 

@@ -24,14 +24,20 @@ class Param:
         return self.value is not _NOTSET
 
     def to_json(self, name: str) -> dict[str, Any]:
-        """The recorded form: ``{"value", "description", "schema"}`` with JSON values only."""
+        """The recorded form: ``{"value"?, "schema"?}`` with JSON values only.
+
+        ``value`` is left out when the Param has no default; ``schema`` holds the JSON Schema
+        keywords including ``description``, and is left out for a plain value.
+        """
         where = f"Param '{name}'"
-        out: dict[str, Any] = {
-            "value": json_literal(self.value, where) if self.has_default() else None
-        }
+        out: dict[str, Any] = {}
+        if self.has_default():
+            out["value"] = json_literal(self.value, where)
+        schema = dict(self.schema)
         if self.description is not None:
-            out["description"] = self.description
-        out["schema"] = json_literal(self.schema, where)
+            schema["description"] = self.description
+        if schema or not self.has_default():
+            out["schema"] = json_literal(schema, where)
         return out
 
 

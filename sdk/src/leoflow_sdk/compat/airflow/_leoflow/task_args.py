@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .convert import seconds
+from .convert import flag, seconds
 from .errors import InvalidDagError, NotSupportedError
 from .trigger_rule import SUPPORTED, TriggerRule
 
@@ -21,7 +21,8 @@ DAG_LEVEL_DEFAULTS = frozenset(
 DOCUMENTATION = frozenset(
     {"doc", "doc_md", "doc_rst", "doc_json", "doc_yaml", "task_display_name", "owner"}
 )
-"""Descriptive arguments: accepted, they change nothing about how the task runs."""
+"""Descriptive arguments: they change nothing about how the task runs. The ``doc*`` ones become
+the task's ``doc_md``; ``owner`` is read at DAG level (``default_args``)."""
 
 _AT_DEFAULT: dict[str, tuple[Any, ...]] = {
     "depends_on_past": (False, None),
@@ -109,7 +110,9 @@ def task_settings(args: dict[str, Any], task_id: str) -> dict[str, Any]:
                 value, f"execution_timeout of task '{task_id}'"
             )
         elif name == "retry_exponential_backoff":
-            out["retry_exponential_backoff"] = bool(value)
+            out["retry_exponential_backoff"] = flag(
+                value, f"retry_exponential_backoff of task '{task_id}'"
+            )
         elif name == "trigger_rule":
             out["trigger_rule"] = _trigger_rule(value)
         elif name in DOCUMENTATION or name in {"email", "email_on_failure", "email_on_retry"}:
