@@ -413,20 +413,56 @@ class XComInputBinding(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     UPSTREAM_TASK_IDS_FIELD_NUMBER: _builtins.int
+    REFS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def upstream_task_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def upstream_task_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Plain upstream ids (their return values), in declaration order. Kept for simple readers;
+        `refs` is authoritative when present.
+        """
+
+    @_builtins.property
+    def refs(self) -> _containers.RepeatedCompositeFieldContainer[Global___XComRef]:
+        """Every element of the binding in declaration order: an upstream's return value (key empty)
+        or a keyed XCom it pushed (dag.json `{"task_id": …, "key": …}`, from multiple_outputs).
+        """
+
     def __init__(
         self,
         *,
         upstream_task_ids: _abc.Iterable[_builtins.str] | None = ...,
+        refs: _abc.Iterable[Global___XComRef] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["upstream_task_ids", b"upstream_task_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["refs", b"refs", "upstream_task_ids", b"upstream_task_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___XComInputBinding: _TypeAlias = XComInputBinding  # noqa: Y015
+
+@_typing.final
+class XComRef(_message.Message):
+    """One XCom to pull: the XCom `key` of `task_id` in the same run (empty key = return value)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    KEY_FIELD_NUMBER: _builtins.int
+    task_id: _builtins.str
+    key: _builtins.str
+    def __init__(
+        self,
+        *,
+        task_id: _builtins.str = ...,
+        key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "task_id", b"task_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___XComRef: _TypeAlias = XComRef  # noqa: Y015
 
 @_typing.final
 class HttpRequestSpec(_message.Message):
@@ -554,6 +590,15 @@ class TaskSpec(_message.Message):
     DAG_MODULE_FIELD_NUMBER: _builtins.int
     STAGING_DIR_FIELD_NUMBER: _builtins.int
     DAG_VERSION_FIELD_NUMBER: _builtins.int
+    TASK_JSON_FIELD_NUMBER: _builtins.int
+    DAG_ID_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    CONF_JSON_FIELD_NUMBER: _builtins.int
+    DATA_INTERVAL_START_FIELD_NUMBER: _builtins.int
+    DATA_INTERVAL_END_FIELD_NUMBER: _builtins.int
+    RUN_TYPE_FIELD_NUMBER: _builtins.int
+    TRY_NUMBER_FIELD_NUMBER: _builtins.int
+    MAX_TRIES_FIELD_NUMBER: _builtins.int
     task_type: Global___TaskType.ValueType
     entrypoint: _builtins.str
     """Python tasks: "module:callable" to call."""
@@ -581,6 +626,19 @@ class TaskSpec(_message.Message):
     """
     dag_version: _builtins.str
     """Version of the DAG this run executes (dag.json `dag_version`)."""
+    task_json: _builtins.str
+    """The task's complete dag.json entry as JSON: authoritative for every field not modelled
+    above (multiple_outputs, command_callable, cwd, append_env, skip_on_exit_code, doc_md…).
+    """
+    dag_id: _builtins.str
+    """Identity and context of the run, for the Airflow context the runtime builds."""
+    run_id: _builtins.str
+    conf_json: _builtins.str
+    """JSON object: the run's `conf`."""
+    run_type: _builtins.str
+    """"manual" | "scheduled" | "backfill"."""
+    try_number: _builtins.int
+    max_tries: _builtins.int
     @_builtins.property
     def http_request(self) -> Global___HttpRequestSpec:
         """http_api tasks: the request to send."""
@@ -597,6 +655,10 @@ class TaskSpec(_message.Message):
     def logical_date(self) -> _timestamp_pb2.Timestamp:
         """Logical date of the run; unset for runs without one (Airflow 3 manual runs)."""
 
+    @_builtins.property
+    def data_interval_start(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def data_interval_end(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
@@ -616,10 +678,19 @@ class TaskSpec(_message.Message):
         dag_module: _builtins.str = ...,
         staging_dir: _builtins.str = ...,
         dag_version: _builtins.str = ...,
+        task_json: _builtins.str = ...,
+        dag_id: _builtins.str = ...,
+        run_id: _builtins.str = ...,
+        conf_json: _builtins.str = ...,
+        data_interval_start: _timestamp_pb2.Timestamp | None = ...,
+        data_interval_end: _timestamp_pb2.Timestamp | None = ...,
+        run_type: _builtins.str = ...,
+        try_number: _builtins.int = ...,
+        max_tries: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["http_request", b"http_request", "logical_date", b"logical_date"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["data_interval_end", b"data_interval_end", "data_interval_start", b"data_interval_start", "http_request", b"http_request", "logical_date", b"logical_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bash_command", b"bash_command", "call_args_json", b"call_args_json", "dag_file_path", b"dag_file_path", "dag_module", b"dag_module", "dag_source", b"dag_source", "dag_version", b"dag_version", "entrypoint", b"entrypoint", "env", b"env", "execution_timeout_seconds", b"execution_timeout_seconds", "http_request", b"http_request", "logical_date", b"logical_date", "params_json", b"params_json", "retries", b"retries", "staging_dir", b"staging_dir", "task_type", b"task_type", "xcom_input", b"xcom_input"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bash_command", b"bash_command", "call_args_json", b"call_args_json", "conf_json", b"conf_json", "dag_file_path", b"dag_file_path", "dag_id", b"dag_id", "dag_module", b"dag_module", "dag_source", b"dag_source", "dag_version", b"dag_version", "data_interval_end", b"data_interval_end", "data_interval_start", b"data_interval_start", "entrypoint", b"entrypoint", "env", b"env", "execution_timeout_seconds", b"execution_timeout_seconds", "http_request", b"http_request", "logical_date", b"logical_date", "max_tries", b"max_tries", "params_json", b"params_json", "retries", b"retries", "run_id", b"run_id", "run_type", b"run_type", "staging_dir", b"staging_dir", "task_json", b"task_json", "task_type", b"task_type", "try_number", b"try_number", "xcom_input", b"xcom_input"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
