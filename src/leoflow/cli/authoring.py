@@ -16,6 +16,7 @@ import typer
 from leoflow.cli.starter import STARTER_CONFIG, STARTER_DAG
 from leoflow.compiler import CompileError, CompileResult, compile_project
 from leoflow.compiler.extract import DEFAULT_TIMEOUT_SECONDS
+from leoflow.compiler.image_build import ImageOptions, apply_image
 from leoflow.spec import dump_dag_json, spec_hash
 
 EXIT_INVALID = 1
@@ -113,23 +114,60 @@ def compile_command(
     ] = None,
     timeout: TimeoutOption = DEFAULT_TIMEOUT_SECONDS,
     as_json: JsonOption = False,
+    *,
+    build: Annotated[
+        bool, typer.Option("--build", help="Build the DAG image and record it in dag.json.")
+    ] = False,
+    push: Annotated[
+        bool, typer.Option("--push", help="Push the image; dag.json records its digest.")
+    ] = False,
+    image: Annotated[
+        str | None,
+        typer.Option(help="Image reference: the tag of the build, or alone a pre-built image."),
+    ] = None,
+    dockerfile: Annotated[
+        Path | None, typer.Option(help="Build with this Dockerfile, not the generated one.")
+    ] = None,
+    builder: Annotated[
+        str | None, typer.Option(help="docker, podman, buildah or a path (default: first found).")
+    ] = None,
+    registry: Annotated[
+        str | None, typer.Option(help="Registry to push to (overrides leoflow.yaml).")
+    ] = None,
 ) -> None:
-    """Compile the project to dag.json."""
+    """Compile the project to dag.json; optionally build and push its image (Pro)."""
     result = _compile(directory, timeout, as_json)
     project_dir = directory.parent if directory.is_file() else directory
     target = output or project_dir / "dag.json"
+    options = ImageOptions(
+        build=build,
+        push=push,
+        image=image,
+        dockerfile=dockerfile,
+        builder=builder,
+        registry=registry,
+        exclude=(target,),
+    )
+    image_info: dict[str, Any] = {}
+    if options.requested:
+        try:
+            outcome = apply_image(result, project_dir, options)
+        except CompileError as exc:
+            raise _fail(as_json, exc) from None
+        result, image_info = outcome.result, {"image": outcome.to_json()}
     try:
         target.write_text(dump_dag_json(result.spec), encoding="utf-8")
     except OSError as exc:
         raise _fail(
             as_json, CompileError("config", [f"cannot write {target}: {exc.strerror}"])
         ) from None
-    summary = {**_summary(result), "output": str(target)}
+    summary = {**_summary(result), "output": str(target), **image_info}
     _emit(
         as_json,
         summary,
         f"compiled DAG '{summary['dag_id']}' ({summary['tasks']} tasks) to {target} "
-        f"(config: {summary['config']})",
+        f"(config: {summary['config']})"
+        + (f", image {result.spec.image}" if result.spec.image else ""),
     )
 
 
