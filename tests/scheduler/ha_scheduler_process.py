@@ -26,6 +26,7 @@ async def main(dsn: str, launch_log: str) -> None:
         leader_watchdog_interval_seconds=0.2,
         heartbeat_timeout_seconds=1.5,
         reaper_grace_seconds=1.5,
+        dispatch_lost_timeout_seconds=2.0,
     )
     pool = await create_pool(dsn, min_size=1, max_size=4)
 
