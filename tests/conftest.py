@@ -14,6 +14,7 @@ _TESTS = str(Path(__file__).parent)
 if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 
+from harness.api import api_app, api_client, auth_headers  # noqa: E402
 from harness.fixtures import (  # noqa: E402
     database_url,
     db_pool,
@@ -25,6 +26,9 @@ from harness.fixtures import (  # noqa: E402
 from harness.postgres import describe_choice  # noqa: E402
 
 __all__ = [
+    "api_app",
+    "api_client",
+    "auth_headers",
     "database_url",
     "db_pool",
     "empty_database_url",

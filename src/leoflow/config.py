@@ -58,6 +58,69 @@ class TaskDefaults(BaseModel):
     execution_timeout_seconds: float | None = Field(default=None, gt=0)
 
 
+class KubernetesSettings(BaseModel):
+    """The Pro executor: where task pods go, how they are built, and how they are cleaned up.
+
+    ``docs/kubernetes.md`` describes each field; env names are ``LEOFLOW_KUBERNETES__<FIELD>``.
+    """
+
+    namespace: str = "default"
+    """Namespace of task pods, their token Secrets and staging claims (not the server's own)."""
+    kubeconfig: Path | None = None
+    """Kubeconfig file; default: the in-cluster service account, else ``~/.kube/config``."""
+    context: str | None = None
+    api_url: str | None = None
+    """An API server URL used without credentials (``kubectl proxy``); overrides kubeconfig."""
+    instance: str = "leoflow"
+    """Value of ``app.kubernetes.io/instance`` on everything created: two installations that
+    share a task namespace never touch each other's pods."""
+    agent_address: str | None = None
+    """``host:port`` task pods dial for the AgentService (the chart's gRPC Service); default:
+    ``agent_advertise_address``."""
+    agent_tls_secret: str | None = None
+    """Secret in the task namespace with ``ca.crt`` (and ``tls.crt``/``tls.key`` for mutual
+    TLS) mounted into task pods so the agent can verify the control plane."""
+    agent_tls_server_name: str | None = None
+    agent_mutual_tls: bool = False
+    default_image: str | None = None
+    """Image of DAGs compiled without one (e.g. ``leoflow/python-runtime:3.11``)."""
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
+    image_pull_secrets: list[str] = Field(default_factory=list)
+    service_account: str | None = None
+    """Service account of task pods that do not name one (unset: no API token is mounted)."""
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[dict[str, Any]] = Field(default_factory=list)
+    affinity: dict[str, Any] | None = None
+    default_resources: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {"requests": {"cpu": "100m", "memory": "256Mi"}}
+    )
+    """Platform default ``requests``/``limits``; task and DAG values win per field."""
+    pod_template: dict[str, Any] = Field(default_factory=dict)
+    """Partial Pod merged over the generated one (maps merge, named lists merge by name)."""
+    run_as_user: int = Field(default=10001, ge=1)
+    run_as_group: int = Field(default=10001, ge=1)
+    read_only_root_filesystem: bool = True
+    active_deadline_margin_seconds: float = Field(default=300.0, ge=0)
+    """Added to a task's execution timeout for the pod's ``activeDeadlineSeconds`` (the agent
+    enforces the timeout; the kubelet's deadline is the backstop, and it counts image pulls)."""
+    gc_delay_seconds: float = Field(default=300.0, ge=0)
+    """How long a finished pod stays for ``kubectl logs``/``describe`` before it is deleted."""
+    unschedulable_timeout_seconds: float = Field(default=300.0, gt=0)
+    orphan_grace_seconds: float = Field(default=120.0, ge=0)
+    report_grace_seconds: float = Field(default=30.0, ge=0)
+    """A pod that ended while its try is still active fails the try after this long."""
+    reconcile_interval_seconds: float = Field(default=30.0, gt=0)
+    api_retries: int = Field(default=5, ge=0)
+    api_timeout_seconds: float = Field(default=30.0, gt=0)
+    staging_storage_class: str | None = None
+    """ReadWriteMany storage class of staging claims (a DAG's ``staging.storage_class`` wins);
+    unset: the cluster's default class."""
+    staging_size: str = "10Gi"
+    staging_failed_retention_seconds: float = Field(default=86400.0, ge=0)
+    staging_check_storage_class: bool = True
+    """Refuse dispatch at once when the class is missing or known to be ReadWriteOnce-only."""
+
+
 class Settings(BaseSettings):
     """Everything a Leoflow process can be told from outside."""
 
@@ -121,6 +184,54 @@ class Settings(BaseSettings):
     admin_password: SecretStr | None = None
     test_connection: Literal["disabled", "enabled"] = "disabled"
 
+    # --- execution path: agent service, XCom, task logs, executors ------------------------
+    agent_tls_cert_file: Path | None = None
+    """PEM certificate of the gRPC AgentService; with the key, the port serves TLS only."""
+    agent_tls_key_file: Path | None = None
+    agent_tls_client_ca_file: Path | None = None
+    """PEM bundle; when set, agents must present a client certificate it signed (mTLS)."""
+    agent_tls_ca_file: Path | None = None
+    """What agents verify the server with (default: the server certificate, if self-signed)."""
+    agent_tls_server_name: str | None = None
+    """Name agents check in the server certificate when it differs from the address's host."""
+    agent_tls_client_cert_file: Path | None = None
+    """Client certificate the executors hand to agents when mTLS is on (with its key)."""
+    agent_tls_client_key_file: Path | None = None
+    agent_allow_insecure_secrets: bool = False
+    """Lite on loopback only: deliver variables and connections over a plaintext channel."""
+    agent_advertise_address: str | None = None
+    """``host:port`` agents dial; default: the gRPC host and the port actually bound."""
+    agent_heartbeat_interval_seconds: float = Field(default=10.0, gt=0)
+    xcom_max_size_bytes: int = Field(default=256 * 1024, gt=0)
+    xcom_default_ttl_seconds: int = Field(default=7 * 86400, gt=0)
+    xcom_sweep_interval_seconds: float = Field(default=300.0, gt=0)
+    log_retention_days: float = Field(default=30.0, ge=0, description="0 keeps logs forever")
+    subprocess_parallelism: int = Field(default=16, ge=1)
+    subprocess_kill_grace_seconds: float = Field(default=10.0, ge=0)
+    venv_installer: Literal["auto", "uv", "pip"] = "auto"
+    sdk_requirement: str | None = None
+    """What to install as leoflow-sdk in DAG venvs (default: this checkout's ``sdk/`` when
+    installed editable, else ``leoflow-sdk==<version>``)."""
+    http_execution_mode_default: Literal["inline", "pod"] = "inline"
+    inline_http_concurrency: int = Field(default=32, ge=1)
+    inline_http_max_seconds: float = Field(default=300.0, gt=0)
+    inline_http_allow_loopback: bool | None = Field(
+        default=None, description="default: true in Lite, false in Pro"
+    )
+    inline_http_allow_private: bool = False
+    inline_http_allowed_cidrs: list[str] = Field(default_factory=list)
+    executor: Literal["auto", "subprocess", "kubernetes"] = "auto"
+    """What runs tasks: ``auto`` is ``kubernetes`` in Pro and ``subprocess`` in Lite."""
+    kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
+
+    # --- web UI (the Airflow SPA served by Leoflow) ----------------------------------------
+    base_url: str = "/"
+    """Path prefix everything is served under (``/leoflow/`` behind a proxy that keeps it)."""
+    ui_assets_dir: Path | None = None
+    """Folder of provisioned UI files; default ``<home>/assets/airflow-ui/<version>``."""
+    instance_name: str | None = None
+    """Name shown in the UI's title and dashboard; default "Leoflow" or "Leoflow Lite"."""
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -143,6 +254,12 @@ class Settings(BaseSettings):
         if self.dags_are_paused_at_creation is not None:
             return self.dags_are_paused_at_creation
         return self.edition == "pro"
+
+    def task_executor(self) -> Literal["subprocess", "kubernetes"]:
+        """The executor of non-inline tasks (``executor``, resolved for the edition)."""
+        if self.executor != "auto":
+            return self.executor
+        return "kubernetes" if self.edition == "pro" else "subprocess"
 
     def database_dsn(self) -> str | None:
         """The database URL as a plain string (only for handing to a driver, never to log)."""

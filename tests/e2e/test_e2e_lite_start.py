@@ -81,7 +81,7 @@ def test_lite_starts_with_embedded_postgres_and_stops_cleanly(tmp_path: Path) ->
             f"http://127.0.0.1:{port}/api/v2/monitor/health", proc, time.monotonic() + 90
         )
         assert health.status_code == 200
-        assert health.json() == {"metadatabase": {"status": "healthy"}}
+        assert health.json()["metadatabase"] == {"status": "healthy"}
         version = httpx.get(f"http://127.0.0.1:{port}/api/v2/version").json()
         assert version["version"] == __version__
         assert (tmp_path / ".leoflow" / "pgdata" / "PG_VERSION").is_file()

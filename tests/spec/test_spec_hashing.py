@@ -93,6 +93,9 @@ TOP_LEVEL_CHANGES: dict[str, Callable[[dict[str, Any]], None]] = {
     "default_args": lambda d: d["default_args"].update(retries=3),
     "staging": lambda d: d.update(staging={"size": "1Gi"}),
     "xcom_ttl_seconds": lambda d: d.update(xcom_ttl_seconds=60),
+    "python_environment": lambda d: d.update(
+        python_environment={"python_version": "3.12", "dependencies": ["pendulum>=3"]}
+    ),
     "source_module": lambda d: d.update(source_module="orders_dag"),
     "source": lambda d: d.update(source=d["source"] + "\n# comment\n"),
     "tasks": lambda d: _task(d, "load").update(retries=6),

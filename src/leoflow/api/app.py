@@ -9,15 +9,31 @@ from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 
 from leoflow import __version__
-from leoflow.api.routes import monitor
+from leoflow.api.errors import install_error_handlers
+from leoflow.api.middleware import install_telemetry
+from leoflow.api.routes import auth as auth_routes
+from leoflow.api.routes import connections, event_logs, monitor, variables
+from leoflow.api.routes import ui as ui_routes
+from leoflow.api.routes.public import PUBLIC_ROUTERS
+from leoflow.api.security import install_security
+from leoflow.auth.bootstrap import bootstrap_from_settings
+from leoflow.config import Settings, load_settings
+from leoflow.web.spa import install_web
 
 
-def create_app(pool: AsyncConnectionPool) -> FastAPI:
-    """Build the API application around an open database pool owned by the caller."""
+def create_app(pool: AsyncConnectionPool, settings: Settings | None = None) -> FastAPI:
+    """Build the API application around an open database pool owned by the caller.
+
+    ``settings`` defaults to the environment's; the security layer (tokens, throttling,
+    connection cipher) is built from it before the first request, and the lifespan seeds the
+    built-in roles and the bootstrap admin.
+    """
+    settings = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = pool
+        await bootstrap_from_settings(pool, settings)
         yield
 
     app = FastAPI(
@@ -27,5 +43,18 @@ def create_app(pool: AsyncConnectionPool) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.pool = pool
+    app.state.settings = settings
+    install_security(app, pool, settings)
     app.include_router(monitor.router)
+    app.include_router(auth_routes.router)
+    app.include_router(variables.router)
+    app.include_router(connections.router)
+    app.include_router(event_logs.router)
+    for router in PUBLIC_ROUTERS:
+        app.include_router(router)
+    app.include_router(ui_routes.router)
+    app.include_router(ui_routes.absent_public_router)
+    install_web(app, settings)  # the web app answers whatever no API route matched
+    install_telemetry(app)
+    install_error_handlers(app)
     return app

@@ -10,6 +10,8 @@ import typer
 from leoflow import __version__
 from leoflow.cli.authoring import register_authoring_commands
 from leoflow.cli.db import db_app
+from leoflow.cli.security import register_security_commands
+from leoflow.cli.setup import register_setup_command
 
 app = typer.Typer(
     name="leoflow",
@@ -20,6 +22,8 @@ app = typer.Typer(
 )
 app.add_typer(db_app, name="db", help="Metadata database: migrate and check.")
 register_authoring_commands(app)
+register_security_commands(app)
+register_setup_command(app)
 
 
 def _print_version(value: bool) -> None:

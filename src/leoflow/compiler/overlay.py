@@ -35,6 +35,11 @@ def _metadata(data: dict[str, Any], config: LeoflowYaml) -> None:
         data["staging"] = _dump(config.staging)
     if config.xcom_ttl_seconds is not None:
         data["xcom_ttl_seconds"] = config.xcom_ttl_seconds
+    if config.python_version is not None or config.dependencies:
+        environment: dict[str, Any] = {"dependencies": list(config.dependencies)}
+        if config.python_version is not None:
+            environment["python_version"] = config.python_version
+        data["python_environment"] = environment
 
 
 def _defaults(data: dict[str, Any], config: LeoflowYaml) -> None:

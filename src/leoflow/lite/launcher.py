@@ -21,6 +21,7 @@ import uvicorn
 
 from leoflow import __version__
 from leoflow.api.app import create_app
+from leoflow.auth.bootstrap import ensure_lite_admin, with_lite_secrets
 from leoflow.config import Settings, load_settings
 from leoflow.lite.embedded_db import start_embedded_postgres, stop_embedded_postgres
 from leoflow.store.dsn import redact
@@ -132,7 +133,13 @@ async def _serve(options: LiteOptions, db: DatabaseChoice, settings: Settings, b
         application_name="leoflow-lite",
     )
     try:
-        app = create_app(pool)
+        admin = await ensure_lite_admin(pool, settings)
+        if admin.generated_password is not None:
+            banner += (
+                f"\n  login      {admin.username} / {admin.generated_password}"
+                "  (generated now and shown once; change it: leoflow users set-password)"
+            )
+        app = create_app(pool, settings)
         config = uvicorn.Config(
             app, host=options.host, port=options.port, log_config=None, access_log=False
         )
@@ -148,7 +155,7 @@ async def _serve(options: LiteOptions, db: DatabaseChoice, settings: Settings, b
 
 def run_lite(options: LiteOptions) -> None:
     """Start Lite in the foreground until interrupted."""
-    settings = load_settings()
+    settings = with_lite_secrets(load_settings())
     configure_logging("console" if sys.stdout.isatty() else settings.log_format, settings.log_level)
     log = get_logger("leoflow.lite")
     try:

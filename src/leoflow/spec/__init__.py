@@ -8,7 +8,7 @@ problem and the fix.
 """
 
 from leoflow.spec.dag_json import dag_spec_from_data, dump_dag_json, load_dag_json
-from leoflow.spec.dag_spec import SCHEMA_VERSION, DagSpec, DefaultArgs
+from leoflow.spec.dag_spec import SCHEMA_VERSION, DagSpec, DefaultArgs, PythonEnvironment
 from leoflow.spec.errors import SpecError
 from leoflow.spec.hashing import canonical_json, spec_hash
 from leoflow.spec.kubernetes import Execution, ResourceList, Resources, Staging, Toleration
@@ -39,6 +39,7 @@ __all__ = [
     "HttpRequest",
     "IntervalSchedule",
     "LeoflowYaml",
+    "PythonEnvironment",
     "ResourceList",
     "Resources",
     "SpecError",

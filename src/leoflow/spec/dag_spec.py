@@ -40,6 +40,7 @@ from leoflow.spec.fields import (
 from leoflow.spec.graph import downstream_map, find_cycle
 from leoflow.spec.graph import topological_order as _topological_order
 from leoflow.spec.kubernetes import Staging
+from leoflow.spec.project_yaml import PythonVersion, Requirement
 from leoflow.spec.schedules import Schedule, Timezone
 from leoflow.spec.task_spec import TaskSpec, TaskType
 from leoflow.spec.xcom import XCOM_RETURN_KEY, JsonSchema, XcomPull, pull_of
@@ -88,6 +89,18 @@ class DefaultArgs(SpecModel):
     execution_timeout_seconds: PositiveSeconds | None = None
 
 
+class PythonEnvironment(SpecModel):
+    """The Python a DAG's tasks need: ``leoflow.yaml``'s ``python_version`` and
+    ``dependencies``, baked in so the run-time environment follows the compiled version.
+
+    Lite builds (and caches by these inputs) the DAG's own virtualenv from it; in Pro the
+    image was built from the same inputs. A change of dependencies is a new DAG version.
+    """
+
+    python_version: PythonVersion | None = None
+    dependencies: tuple[Requirement, ...] = ()
+
+
 class DagSpec(SpecModel):
     """A compiled DAG: schedule, limits, defaults and tasks; validated as a whole graph.
 
@@ -130,6 +143,11 @@ class DagSpec(SpecModel):
     default_args: DefaultArgs = Field(default_factory=DefaultArgs)
     staging: Staging | None = None
     xcom_ttl_seconds: PositiveInt | None = None
+    python_environment: PythonEnvironment | None = Field(
+        default=None,
+        description="leoflow.yaml python_version and dependencies; null = the platform's "
+        "Python with leoflow-sdk only",
+    )
     source_module: ModuleName | None = Field(
         default=None,
         description="the module name the Python DAG source is imported as; null for a "

@@ -16,6 +16,8 @@ from typing import Any, Literal
 import structlog
 from opentelemetry import trace
 
+from leoflow.secrets.masking import redact
+
 LogFormat = Literal["json", "console"]
 
 _SECRET_KEY_MARKERS = ("password", "secret", "token", "authorization", "api_key", "apikey")
@@ -36,10 +38,16 @@ def _add_trace_ids(
 def mask_secret_fields(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """Mask values of secret-looking keys: a careless ``log.info(password=…)`` leaks nothing."""
+    """Mask values of secret-looking keys: a careless ``log.info(password=…)`` leaks nothing.
+
+    Mappings and lists logged as values (a connection ``extra``, a variable's JSON) are walked
+    too, with Airflow's sensitive-key rules.
+    """
     for key in list(event_dict):
         if any(marker in key.lower() for marker in _SECRET_KEY_MARKERS):
             event_dict[key] = _MASK
+        elif isinstance(event_dict[key], dict | list | tuple):
+            event_dict[key] = redact(event_dict[key])
     return event_dict
 
 

@@ -121,3 +121,161 @@ SCHEDULING_LATENCY = Histogram(
     buckets=_LATENCY_BUCKETS,
     registry=REGISTRY,
 )
+
+
+# --- auth -------------------------------------------------------------------------------------
+AUTH_FAILURES = Counter(
+    "leoflow_auth_failures",
+    "Refused logins and refused API requests, by reason.",
+    ["reason"],
+    registry=REGISTRY,
+)
+"""``reason``: bad_credentials, unknown_user, inactive_user, throttled, not_authenticated,
+token_expired, invalid_token, revoked_token, forbidden (a bounded set)."""
+
+
+# --- execution path: agent service, XCom, task logs, executors ------------------------------
+_SIZE_BUCKETS = (64, 256, 1024, 4096, 16384, 65536, 262144, 1048576)
+
+AGENT_RPCS = Counter(
+    "leoflow_agent_rpcs_total",
+    "AgentService calls answered, by method and gRPC status code.",
+    ["method", "code"],
+    registry=REGISTRY,
+)
+AGENT_RPC_DURATION = Histogram(
+    "leoflow_agent_rpc_duration_seconds",
+    "Time to answer one AgentService call, by method.",
+    ["method"],
+    buckets=_LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+AGENT_CALL_REFUSALS = Counter(
+    "leoflow_agent_call_refusals_total",
+    "AgentService calls answered with an error status (not business refusals), by reason.",
+    ["reason"],
+    registry=REGISTRY,
+)
+"""``reason``: missing_token, expired_token, invalid_token, scope_mismatch, not_found,
+undeclared_upstream, insecure_secrets, stale_try, no_secret_key, bad_request."""
+XCOM_PUSHES = Counter(
+    "leoflow_xcom_pushes_total",
+    "XCom values stored, by backend.",
+    ["backend"],
+    registry=REGISTRY,
+)
+XCOM_PULLS = Counter(
+    "leoflow_xcom_pulls_total",
+    "XCom values read for a task, by backend and whether a value was found.",
+    ["backend", "found"],
+    registry=REGISTRY,
+)
+XCOM_SIZE = Histogram(
+    "leoflow_xcom_size_bytes",
+    "Size of XCom values pushed and pulled, by operation.",
+    ["operation"],
+    buckets=_SIZE_BUCKETS,
+    registry=REGISTRY,
+)
+XCOM_REJECTIONS = Counter(
+    "leoflow_xcom_rejections_total",
+    "XCom pushes or fan-in deliveries refused by the policy, by reason.",
+    ["reason"],
+    registry=REGISTRY,
+)
+XCOM_EXPIRED_SWEPT = Counter(
+    "leoflow_xcom_expired_swept_total",
+    "Expired XCom values removed by the periodic sweep.",
+    registry=REGISTRY,
+)
+TASK_LOG_LINES = Counter(
+    "leoflow_task_log_lines_total",
+    "Task log lines stored, by stream (stdout, stderr, agent).",
+    ["stream"],
+    registry=REGISTRY,
+)
+TASK_LOG_DUPLICATES = Counter(
+    "leoflow_task_log_duplicate_lines_total",
+    "Task log lines dropped because an agent resent them after a reconnect.",
+    registry=REGISTRY,
+)
+SUBPROCESS_AGENTS = Gauge(
+    "leoflow_subprocess_agents",
+    "Agent processes currently running under the subprocess executor.",
+    registry=REGISTRY,
+)
+SUBPROCESS_SLOT_WAIT = Histogram(
+    "leoflow_subprocess_slot_wait_seconds",
+    "Time a launch waited for a free subprocess slot (parallelism).",
+    buckets=_LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+VENV_BUILDS = Counter(
+    "leoflow_venv_builds_total",
+    "DAG virtualenv builds, by outcome (built, failed).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+VENV_BUILD_DURATION = Histogram(
+    "leoflow_venv_build_duration_seconds",
+    "Time to build one DAG virtualenv.",
+    buckets=(1, 2, 5, 10, 30, 60, 120, 300, 600),
+    registry=REGISTRY,
+)
+INLINE_HTTP_REQUESTS = Counter(
+    "leoflow_inline_http_requests_total",
+    "Inline http_api tries, by outcome (success, failed, refused, timeout, error).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+INLINE_HTTP_DURATION = Histogram(
+    "leoflow_inline_http_duration_seconds",
+    "Duration of inline http_api requests (all redirects included).",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+    registry=REGISTRY,
+)
+SSRF_REFUSALS = Counter(
+    "leoflow_inline_http_ssrf_refusals_total",
+    "Inline HTTP requests refused because the target resolved to a forbidden network, by kind.",
+    ["kind"],
+    registry=REGISTRY,
+)
+
+
+# --- HTTP API ----------------------------------------------------------------------------------
+_HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+API_REQUESTS = Counter(
+    "leoflow_api_requests",
+    "HTTP requests answered by the API, by method, route template and status code.",
+    ["method", "route", "status"],
+    registry=REGISTRY,
+)
+"""``route`` is the matched path template (``/api/v2/dags/{dag_id}``), never the raw path, so
+the label set stays bounded; requests matching no route count as ``unmatched``."""
+API_REQUEST_DURATION = Histogram(
+    "leoflow_api_request_duration_seconds",
+    "Time to answer an HTTP request, by method and route template.",
+    ["method", "route"],
+    buckets=_HTTP_BUCKETS,
+    registry=REGISTRY,
+)
+
+# --- Kubernetes executor -------------------------------------------------------------------
+KUBERNETES_PODS_CREATED = Counter(
+    "leoflow_kubernetes_pods_created_total",
+    "Task pods created by the kubernetes executor (a duplicate create is not counted).",
+    registry=REGISTRY,
+)
+KUBERNETES_POD_FAILURES = Counter(
+    "leoflow_kubernetes_pod_failures_total",
+    "Tries the kubernetes executor failed because their pod could not run or vanished.",
+    ["problem"],
+    registry=REGISTRY,
+)
+KUBERNETES_CLEANUPS = Counter(
+    "leoflow_kubernetes_cleanups_total",
+    "Objects the kubernetes executor deleted, by kind and cause.",
+    ["kind", "cause"],
+    registry=REGISTRY,
+)

@@ -229,6 +229,10 @@ class _TerminateReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Termi
     """The try is no longer current (a newer try exists) or no longer running."""
     TERMINATE_REASON_NOT_FOUND: _TerminateReason.ValueType  # 4
     """The task instance or its run was deleted."""
+    TERMINATE_REASON_TIMED_OUT: _TerminateReason.ValueType  # 5
+    """The try ran past its execution timeout on the server's clock (a backstop for an agent that
+    did not enforce it); the server has already failed the try.
+    """
 
 class TerminateReason(_TerminateReason, metaclass=_TerminateReasonEnumTypeWrapper):
     """Why the agent should stop the user process."""
@@ -242,6 +246,10 @@ TERMINATE_REASON_STALE_TRY: TerminateReason.ValueType  # 3
 """The try is no longer current (a newer try exists) or no longer running."""
 TERMINATE_REASON_NOT_FOUND: TerminateReason.ValueType  # 4
 """The task instance or its run was deleted."""
+TERMINATE_REASON_TIMED_OUT: TerminateReason.ValueType  # 5
+"""The try ran past its execution timeout on the server's clock (a backstop for an agent that
+did not enforce it); the server has already failed the try.
+"""
 Global___TerminateReason: _TypeAlias = TerminateReason  # noqa: Y015
 
 @_typing.final
@@ -599,6 +607,7 @@ class TaskSpec(_message.Message):
     RUN_TYPE_FIELD_NUMBER: _builtins.int
     TRY_NUMBER_FIELD_NUMBER: _builtins.int
     MAX_TRIES_FIELD_NUMBER: _builtins.int
+    XCOM_MAX_SIZE_BYTES_FIELD_NUMBER: _builtins.int
     task_type: Global___TaskType.ValueType
     entrypoint: _builtins.str
     """Python tasks: "module:callable" to call."""
@@ -639,6 +648,10 @@ class TaskSpec(_message.Message):
     """"manual" | "scheduled" | "backfill"."""
     try_number: _builtins.int
     max_tries: _builtins.int
+    xcom_max_size_bytes: _builtins.int
+    """The XCom size limit in force, in bytes: for each pushed value and for each assembled fan-in
+    array (the server refuses both beyond it, with XCOM_REJECTION_REASON_TOO_LARGE).
+    """
     @_builtins.property
     def http_request(self) -> Global___HttpRequestSpec:
         """http_api tasks: the request to send."""
@@ -687,10 +700,11 @@ class TaskSpec(_message.Message):
         run_type: _builtins.str = ...,
         try_number: _builtins.int = ...,
         max_tries: _builtins.int = ...,
+        xcom_max_size_bytes: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["data_interval_end", b"data_interval_end", "data_interval_start", b"data_interval_start", "http_request", b"http_request", "logical_date", b"logical_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bash_command", b"bash_command", "call_args_json", b"call_args_json", "conf_json", b"conf_json", "dag_file_path", b"dag_file_path", "dag_id", b"dag_id", "dag_module", b"dag_module", "dag_source", b"dag_source", "dag_version", b"dag_version", "data_interval_end", b"data_interval_end", "data_interval_start", b"data_interval_start", "entrypoint", b"entrypoint", "env", b"env", "execution_timeout_seconds", b"execution_timeout_seconds", "http_request", b"http_request", "logical_date", b"logical_date", "max_tries", b"max_tries", "params_json", b"params_json", "retries", b"retries", "run_id", b"run_id", "run_type", b"run_type", "staging_dir", b"staging_dir", "task_json", b"task_json", "task_type", b"task_type", "try_number", b"try_number", "xcom_input", b"xcom_input"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bash_command", b"bash_command", "call_args_json", b"call_args_json", "conf_json", b"conf_json", "dag_file_path", b"dag_file_path", "dag_id", b"dag_id", "dag_module", b"dag_module", "dag_source", b"dag_source", "dag_version", b"dag_version", "data_interval_end", b"data_interval_end", "data_interval_start", b"data_interval_start", "entrypoint", b"entrypoint", "env", b"env", "execution_timeout_seconds", b"execution_timeout_seconds", "http_request", b"http_request", "logical_date", b"logical_date", "max_tries", b"max_tries", "params_json", b"params_json", "retries", b"retries", "run_id", b"run_id", "run_type", b"run_type", "staging_dir", b"staging_dir", "task_json", b"task_json", "task_type", b"task_type", "try_number", b"try_number", "xcom_input", b"xcom_input", "xcom_max_size_bytes", b"xcom_max_size_bytes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -734,21 +748,35 @@ class FetchXComResponse(_message.Message):
     FOUND_FIELD_NUMBER: _builtins.int
     VALUE_FIELD_NUMBER: _builtins.int
     CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    REFUSED_FIELD_NUMBER: _builtins.int
+    REFUSAL_REASON_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
     found: _builtins.bool
     value: _builtins.bytes
     """Serialized value, exactly as pushed."""
     content_type: _builtins.str
     """Serialization of `value`, e.g. "application/json"."""
+    refused: _builtins.bool
+    """The server will not deliver this input (found is then false): the fan-in array this value
+    belongs to would exceed the XCom size limit. The agent fails the try with `detail` (it
+    names the parameter and the sizes) instead of passing null.
+    """
+    refusal_reason: Global___XComRejectionReason.ValueType
+    detail: _builtins.str
+    """Human-readable explanation; safe to log (sizes and names, never values)."""
     def __init__(
         self,
         *,
         found: _builtins.bool = ...,
         value: _builtins.bytes = ...,
         content_type: _builtins.str = ...,
+        refused: _builtins.bool = ...,
+        refusal_reason: Global___XComRejectionReason.ValueType = ...,
+        detail: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_type", b"content_type", "found", b"found", "value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_type", b"content_type", "detail", b"detail", "found", b"found", "refusal_reason", b"refusal_reason", "refused", b"refused", "value", b"value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,8 +1,12 @@
-"""``airflow.providers.standard.operators.python``: PythonOperator (branching variants refused)."""
+"""``airflow.providers.standard.operators.python``: PythonOperator, get_current_context.
+
+The branching variants are refused.
+"""
 
 from __future__ import annotations
 
 from ...._leoflow.operators import PythonOperator
+from ...._leoflow.task_context import get_current_context
 from ...._leoflow.unsupported import module_getattr
 
 __getattr__ = module_getattr(
@@ -14,8 +18,7 @@ __getattr__ = module_getattr(
         "ExternalPythonOperator": "ExternalPythonOperator",
         "BranchExternalPythonOperator": "branching (BranchExternalPythonOperator)",
         "BranchPythonVirtualenvOperator": "branching (BranchPythonVirtualenvOperator)",
-        "get_current_context": "get_current_context() at DAG definition time",
     },
 )
 
-__all__ = ["PythonOperator"]
+__all__ = ["PythonOperator", "get_current_context"]

@@ -1,0 +1,1 @@
+"""Pieces every ``/api/v2`` route module shares: query parameters and app-level resources."""
