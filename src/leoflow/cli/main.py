@@ -62,3 +62,18 @@ def lite(
     from leoflow.lite.launcher import LiteOptions, run_lite
 
     run_lite(LiteOptions(workspace=workspace, host=host, port=port, postgres=postgres))
+
+
+@app.command()
+def server(
+    host: Annotated[str, typer.Option(help="Address the HTTP server binds.")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8080,
+) -> None:
+    """Run one control-plane replica (Pro): API + UI, agent gRPC, scheduler candidacy.
+
+    The database comes from LEOFLOW_DATABASE_URL and must already be migrated
+    (`leoflow db migrate`, the Helm chart's hook): a server never migrates by itself.
+    """
+    from leoflow.server_cli import run_server
+
+    run_server(host=host, port=port)

@@ -8,22 +8,17 @@ server on a loopback address. It prints a short ready block with where everythin
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
-import signal
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import uvicorn
-
 from leoflow import __version__
-from leoflow.api.app import create_app
 from leoflow.auth.bootstrap import ensure_lite_admin, with_lite_secrets
 from leoflow.config import Settings, load_settings
 from leoflow.lite.embedded_db import start_embedded_postgres, stop_embedded_postgres
+from leoflow.server import serve
 from leoflow.store.dsn import redact
 from leoflow.store.pool import create_pool
 from leoflow.store.schema import SchemaError, migrate
@@ -100,57 +95,31 @@ def _ready_block(options: LiteOptions, db: DatabaseChoice, workspace: Path) -> s
     )
 
 
-class _LiteServer(uvicorn.Server):
-    """uvicorn re-raises SIGINT/SIGTERM after shutdown, which would kill the process before
-    Lite stops its embedded database; here a signal only asks the server to exit."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        loop = asyncio.get_running_loop()
-        signals = (signal.SIGINT, signal.SIGTERM)
-        for sig in signals:
-            loop.add_signal_handler(sig, self.handle_exit, sig, None)
-        try:
-            yield
-        finally:
-            for sig in signals:
-                loop.remove_signal_handler(sig)
-
-
-async def _announce_when_listening(server: uvicorn.Server, banner: str) -> None:
-    while not server.started:
-        if server.should_exit:
-            return
-        await asyncio.sleep(0.05)
-    print(banner, flush=True)
+async def _bootstrap_admin(db: DatabaseChoice, settings: Settings) -> str:
+    """Create the local admin on first start; returns the banner line for a new password."""
+    pool = await create_pool(db.dsn, min_size=1, max_size=2, application_name="leoflow-lite")
+    try:
+        admin = await ensure_lite_admin(pool, settings)
+    finally:
+        await pool.close()
+    if admin.generated_password is None:
+        return ""
+    return (
+        f"\n  login      {admin.username} / {admin.generated_password}"
+        "  (generated now and shown once; change it: leoflow users set-password)"
+    )
 
 
 async def _serve(options: LiteOptions, db: DatabaseChoice, settings: Settings, banner: str) -> None:
-    pool = await create_pool(
+    banner += await _bootstrap_admin(db, settings)
+    await serve(
+        settings,
         db.dsn,
-        min_size=settings.database_pool_min_size,
-        max_size=settings.database_pool_max_size,
+        host=options.host,
+        port=options.port,
+        on_ready=lambda _: print(banner, flush=True),
         application_name="leoflow-lite",
     )
-    try:
-        admin = await ensure_lite_admin(pool, settings)
-        if admin.generated_password is not None:
-            banner += (
-                f"\n  login      {admin.username} / {admin.generated_password}"
-                "  (generated now and shown once; change it: leoflow users set-password)"
-            )
-        app = create_app(pool, settings)
-        config = uvicorn.Config(
-            app, host=options.host, port=options.port, log_config=None, access_log=False
-        )
-        server = _LiteServer(config)
-        announce = asyncio.create_task(_announce_when_listening(server, banner))
-        try:
-            await server.serve()
-        finally:
-            announce.cancel()
-    finally:
-        await pool.close()
 
 
 def run_lite(options: LiteOptions) -> None:
