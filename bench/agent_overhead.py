@@ -19,6 +19,10 @@ cache and the ``.pyc`` files):
 * **end_to_end**: agent spawned → terminal ``ReportState`` received;
 * **cpu**: CPU time (user + system) of the agent and the runtime for the whole try. Wall-clock
   numbers swing with the machine's load; this one barely does, so compare it across machines.
+
+``--fork-server`` asks a warm fork server (``leoflow_sdk.agent.fork_server``, what Lite's
+subprocess executor uses) for each agent instead of spawning it, through the executor's own
+client (``leoflow.executors.fork_server``); "spawned" then means "asked for".
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from typing import Any
 import grpc
 import grpc.aio
 
+from leoflow.executors.fork_server import ForkServer
 from leoflow_sdk.protocol import agent_pb2, agent_pb2_grpc
 
 DAG_SOURCE = textwrap.dedent(
@@ -170,24 +175,42 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
-async def _one_try(servicer: BenchServicer, env: dict[str, str], cwd: str) -> dict[str, float]:
+def _reaped_cpu(pid: int | None) -> float:
+    """CPU seconds of the reaped children of ``pid`` (``None``: of this process)."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        fields = handle.read().rpartition(")")[2].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _one_try(
+    servicer: BenchServicer, env: dict[str, str], cwd: str, server: ForkServer | None
+) -> dict[str, float]:
     servicer.reset()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = _reaped_cpu(server.pid if server else None)
     spawned = time.monotonic_ns()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "leoflow_sdk.agent",
-        env=env,
-        cwd=cwd,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, stderr = await process.communicate()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu_seconds = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if process.returncode != 0 or servicer.returned is None:
-        raise RuntimeError(f"agent exited with {process.returncode}: {stderr.decode()}")
+    if server is not None:
+        forked = await server.spawn(env, cwd)
+        output = await forked.stdout.read()
+        returncode = await forked.wait()
+        await asyncio.sleep(0.02)  # the server reaps it: let the clock-tick CPU counters move
+    else:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "leoflow_sdk.agent",
+            env=env,
+            cwd=cwd,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, output = await process.communicate()
+        returncode = process.returncode
+    cpu_seconds = _reaped_cpu(server.pid if server else None) - before
+    if returncode != 0 or servicer.returned is None:
+        raise RuntimeError(f"agent exited with {returncode}: {output.decode()}")
     if servicer.marks.get("final_state") != agent_pb2.TASK_STATE_SUCCESS:
         raise RuntimeError("the benchmark task did not succeed")
     marks = servicer.marks
@@ -202,7 +225,9 @@ async def _one_try(servicer: BenchServicer, env: dict[str, str], cwd: str) -> di
     }
 
 
-async def run(runs: int, warmup: int, *, standby: bool = True) -> dict[str, Any]:
+async def run(
+    runs: int, warmup: int, *, standby: bool = True, fork_server: bool = False
+) -> dict[str, Any]:
     """Serve, run ``warmup`` + ``runs`` tries, and summarize the measured ones."""
     servicer = BenchServicer()
     server = grpc.aio.server()
@@ -222,7 +247,18 @@ async def run(runs: int, warmup: int, *, standby: bool = True) -> dict[str, Any]
                     "LEOFLOW_AGENT_STANDBY": "true" if standby else "false",
                 }
             )
-            samples = [await _one_try(servicer, env, folder) for _ in range(warmup + runs)]
+            forks = None
+            if fork_server:
+                base = {k: v for k, v in env.items() if not k.startswith("LEOFLOW_")}
+                forks = ForkServer(Path(sys.executable), base, Path(folder))
+                await forks.start()
+            try:
+                samples = [
+                    await _one_try(servicer, env, folder, forks) for _ in range(warmup + runs)
+                ]
+            finally:
+                if forks is not None:
+                    await forks.close()
     finally:
         await server.stop(grace=None)
     measured = samples[warmup:]
@@ -233,6 +269,7 @@ async def run(runs: int, warmup: int, *, standby: bool = True) -> dict[str, Any]
         "runs": runs,
         "warmup": warmup,
         "standby": standby,
+        "fork_server": fork_server,
         "ms": {name: _percentiles([s[name] for s in measured]) for name in measured[0]},
     }
 
@@ -258,9 +295,21 @@ def main() -> None:
         action="store_true",
         help="start the runtime only when the try starts (LEOFLOW_AGENT_STANDBY=false)",
     )
+    parser.add_argument(
+        "--fork-server",
+        action="store_true",
+        help="ask a warm fork server for each agent (as Lite does) instead of spawning it",
+    )
     options = parser.parse_args()
     _compile_sdk()
-    results = asyncio.run(run(options.runs, options.warmup, standby=not options.no_standby))
+    results = asyncio.run(
+        run(
+            options.runs,
+            options.warmup,
+            standby=not options.no_standby,
+            fork_server=options.fork_server,
+        )
+    )
     text = json.dumps(results, indent=2)
     print(text)
     if options.output:

@@ -208,6 +208,8 @@ class Settings(BaseSettings):
     log_retention_days: float = Field(default=30.0, ge=0, description="0 keeps logs forever")
     subprocess_parallelism: int = Field(default=16, ge=1)
     subprocess_kill_grace_seconds: float = Field(default=10.0, ge=0)
+    subprocess_fork_server: bool = True
+    """Fork agents from a warm server per DAG venv (Linux) instead of spawning each one."""
     venv_installer: Literal["auto", "uv", "pip"] = "auto"
     sdk_requirement: str | None = None
     """What to install as leoflow-sdk in DAG venvs (default: this checkout's ``sdk/`` when
@@ -231,6 +233,9 @@ class Settings(BaseSettings):
     """Folder of provisioned UI files; default ``<home>/assets/airflow-ui/<version>``."""
     instance_name: str | None = None
     """Name shown in the UI's title and dashboard; default "Leoflow" or "Leoflow Lite"."""
+    editor_assets_dir: Path | None = None
+    """Folder of Lite's provisioned code editor (Monaco); default
+    ``<home>/assets/monaco-editor/<version>``."""
 
     @classmethod
     def settings_customise_sources(

@@ -12,20 +12,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 
 from leoflow.api.app import create_app
 from leoflow.config import Settings
 from leoflow.execution import ExecutionPlane
 from leoflow.scheduler.service import Scheduler
 from leoflow.store.pool import Pool, create_pool
-from leoflow.telemetry import get_logger
+from leoflow.telemetry import configure_tracing, flush_tracing, get_logger
+from leoflow.telemetry.metrics import start_metrics_server, stop_metrics_server
 
 log = get_logger(__name__)
+
+Background = Callable[["ControlPlane"], Awaitable[None]]
+"""A job that runs beside the control plane once it is started (Lite's workspace sync); it is
+cancelled first when the process stops, before scheduling and agents."""
 
 
 class _Server(uvicorn.Server):
@@ -56,15 +62,25 @@ class ControlPlane:
     port: int
     dag_dir_for: Callable[[str], Path | None] | None = None
     application_name: str = "leoflow"
+    background: Sequence[Background] = ()
+    configure_app: Callable[[FastAPI], None] | None = None
     pool: Pool | None = None
     plane: ExecutionPlane | None = None
     scheduler: Scheduler | None = None
     http: _Server | None = None
+    metrics_port: int | None = None
+    """The dedicated ``/metrics`` port actually bound (``metrics_port`` set; 0 picks one)."""
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
         """Open the pool, bind the agent port, start scheduling and the HTTP server."""
         settings = self.settings
+        # Idempotent: a CLI that configured tracing already keeps its provider.
+        configure_tracing(settings.service_name, settings.otlp_endpoint)
+        if settings.metrics_port is not None:
+            self.metrics_port = start_metrics_server(settings.metrics_port, self.host)
+            log.info("metrics listening", port=self.metrics_port, path="/metrics")
         self.pool = await create_pool(
             self.dsn,
             min_size=settings.database_pool_min_size,
@@ -83,6 +99,8 @@ class ControlPlane:
         log.info("agent service listening", address=endpoint.address)
         app = create_app(self.pool, settings)
         app.state.scheduler = self.scheduler
+        if self.configure_app is not None:
+            self.configure_app(app)
         config = uvicorn.Config(
             app, host=self.host, port=self.port, log_config=None, access_log=False
         )
@@ -91,6 +109,12 @@ class ControlPlane:
             asyncio.create_task(self.scheduler.run(), name="scheduler"),
             asyncio.create_task(self.http.serve(), name="http"),
         ]
+
+    def start_background(self) -> None:
+        """Start the ``background`` jobs (once the process is listening and has said so)."""
+        for job in self.background:
+            task = asyncio.create_task(_guarded(job(self)), name=getattr(job, "__name__", "job"))
+            self._background.append(task)
 
     async def wait_listening(self) -> None:
         """Return once the HTTP server accepts connections (or has given up)."""
@@ -111,6 +135,9 @@ class ControlPlane:
 
     async def stop(self) -> None:
         """Stop HTTP, then scheduling, then agents and executors, then the pool."""
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         if self.http is not None:
             self.http.should_exit = True
         if self.scheduler is not None:
@@ -120,6 +147,15 @@ class ControlPlane:
             await self.plane.stop()
         if self.pool is not None:
             await self.pool.close()
+        stop_metrics_server()
+        flush_tracing()
+
+
+async def _guarded(job: Awaitable[None]) -> None:
+    try:
+        await job
+    except Exception:  # a side job failing must not take the API and scheduler down with it
+        log.exception("a background job of the control plane failed")
 
 
 async def serve(
@@ -131,16 +167,26 @@ async def serve(
     on_ready: Callable[[ControlPlane], None] | None = None,
     dag_dir_for: Callable[[str], Path | None] | None = None,
     application_name: str = "leoflow",
+    background: Sequence[Background] = (),
+    configure_app: Callable[[FastAPI], None] | None = None,
 ) -> None:
     """Run one control plane in the foreground until SIGINT/SIGTERM."""
     plane = ControlPlane(
-        settings, dsn, host, port, dag_dir_for=dag_dir_for, application_name=application_name
+        settings,
+        dsn,
+        host,
+        port,
+        dag_dir_for=dag_dir_for,
+        application_name=application_name,
+        background=background,
+        configure_app=configure_app,
     )
     try:
         await plane.start()
         await plane.wait_listening()
         if on_ready is not None:
             on_ready(plane)
+        plane.start_background()
         await plane.wait_stopped()
     finally:
         await plane.stop()

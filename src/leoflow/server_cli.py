@@ -18,9 +18,16 @@ from leoflow.store.schema import SchemaError, check
 from leoflow.telemetry import configure_logging, configure_tracing, get_logger
 
 
-def run_server(*, host: str, port: int) -> None:
+def run_server(*, host: str, port: int, log_format: str | None = None) -> None:
     """Check configuration and schema, then serve until SIGINT/SIGTERM."""
-    overrides = {} if "LEOFLOW_EDITION" in os.environ else {"edition": "pro"}
+    overrides: dict[str, str] = {} if "LEOFLOW_EDITION" in os.environ else {"edition": "pro"}
+    if log_format is not None:
+        if log_format not in ("json", "console"):
+            print(
+                f"error: --log-format must be json or console, not {log_format!r}", file=sys.stderr
+            )
+            raise SystemExit(2)
+        overrides["log_format"] = log_format
     settings = load_settings(**overrides)
     configure_logging(settings.log_format, settings.log_level)
     configure_tracing(settings.service_name, settings.otlp_endpoint)

@@ -15,6 +15,7 @@ import importlib.util
 import json
 import os
 import signal
+import sys
 import textwrap
 import time
 import uuid
@@ -30,6 +31,8 @@ from harness.execution import register
 from leoflow.compiler.project import compile_project
 from leoflow.config import Settings, load_settings
 from leoflow.execution import ExecutionPlane
+from leoflow.executors.fork_server import ForkServer, ForkServerError
+from leoflow.executors.subprocess import SubprocessExecutor
 from leoflow.lite.venvs import VenvManager, sdk_source
 from leoflow.logs import TryLogRef
 from leoflow.scheduler.service import Scheduler
@@ -324,6 +327,35 @@ async def test_an_oversized_xcom_fails_its_task_with_too_large(lite: Plane) -> N
     assert await lite.xcom(run, "big", "huge") is None
 
 
+BIG_FAN_IN = """
+    from datetime import datetime
+    from airflow.sdk import dag, task
+
+    @dag(schedule=None, start_date=datetime(2024, 1, 1))
+    def big_fan_in():
+        @task
+        def part(i: int) -> str:
+            return str(i) * (100 * 1024)
+
+        @task
+        def join(parts: list) -> int:
+            return len(parts)
+
+        join([part(i) for i in range(3)])
+
+    big_fan_in()
+"""
+
+
+async def test_an_oversized_fan_in_fails_the_reducer_with_too_large(lite: Plane) -> None:
+    run = await lite.trigger("big_fan_in", BIG_FAN_IN)
+    assert (await lite.finish(run)).state is RunState.FAILED
+    states = {ti.task_id: ti.state for ti in await lite.tis(run)}
+    assert states.pop("join") is TaskState.FAILED
+    assert set(states.values()) == {TaskState.SUCCESS}
+    assert "too_large" in await lite.log(run, "big_fan_in", "join")
+
+
 TIMEOUT = """
     import time
     from datetime import datetime, timedelta
@@ -542,3 +574,81 @@ def _alive(pid: int) -> bool:
             return handle.read().split()[2] != "Z"
     except OSError:
         return False
+
+
+LINEAGE = """
+    import os
+    from datetime import datetime
+    from airflow.sdk import dag, task
+
+    @dag(schedule=None, start_date=datetime(2024, 1, 1))
+    def lineage():
+        @task
+        def whoami() -> list:
+            agent = os.getppid()
+            with open(f"/proc/{agent}/stat", encoding="ascii") as handle:
+                starter = int(handle.read().rpartition(")")[2].split()[1])
+            return [os.getpid(), agent, starter]
+
+        whoami()
+
+    lineage()
+"""
+
+
+async def _run_again(lite: Plane, first: DagRun, day: int) -> DagRun:
+    """Another manual run of the DAG of ``first`` (same version)."""
+    run, _ = await create_dag_run(
+        lite.pool,
+        dag_uuid=first.dag_uuid,
+        run_id=f"manual__2025-01-{day:02d}T00:00:00+00:00",
+        dag_version_id=first.dag_version_id,
+        run_type=RunType.MANUAL,
+        logical_date=LOGICAL.replace(day=day),
+    )
+    _DAG_IDS[run.id] = _DAG_IDS[first.id]
+    lite.scheduler.wake_all()
+    return run
+
+
+def _subprocess_executor(lite: Plane) -> SubprocessExecutor:
+    assert lite.plane.executor is not None
+    executor = lite.plane.executor.default
+    assert isinstance(executor, SubprocessExecutor)
+    return executor
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork servers are Linux-only")
+async def test_agents_are_forked_from_a_warm_server_of_their_venv(lite: Plane) -> None:
+    first = await lite.trigger("lineage", LINEAGE)
+    assert (await lite.finish(first)).state is RunState.SUCCESS
+    executor = _subprocess_executor(lite)
+    servers = await lite.wait_for(
+        lambda: [s for s in executor._fork_servers.values() if s.ready], timeout=60
+    )
+    # The first try of a venv is spawned (its server starts meanwhile); later ones are forked.
+    assert (await lite.xcom(first, "lineage", "whoami"))[2] == os.getpid()
+    later = [await _run_again(lite, first, day) for day in (2, 3)]
+    tries = []
+    for run in later:
+        assert (await lite.finish(run)).state is RunState.SUCCESS, await lite.describe(run)
+        tries.append(await lite.xcom(run, "lineage", "whoami"))
+    assert [starter for _, _, starter in tries] == [servers[0].pid] * 2
+    assert len({pid for task, agent, _ in tries for pid in (task, agent)}) == 4
+
+
+async def test_agents_are_spawned_when_the_fork_server_fails(
+    lite: Plane, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise ForkServerError("broken on purpose")
+
+    monkeypatch.setattr(ForkServer, "spawn", broken)
+    first = await lite.trigger("lineage", LINEAGE)
+    assert (await lite.finish(first)).state is RunState.SUCCESS
+    executor = _subprocess_executor(lite)
+    await lite.wait_for(lambda: any(s.ready for s in executor._fork_servers.values()), 60)
+    second = await _run_again(lite, first, 2)
+    assert (await lite.finish(second)).state is RunState.SUCCESS, await lite.describe(second)
+    for run in (first, second):
+        assert (await lite.xcom(run, "lineage", "whoami"))[2] == os.getpid()

@@ -45,7 +45,7 @@ def test_version_and_help() -> None:
 
 def test_lite_refuses_a_non_loopback_host(tmp_path: Path) -> None:
     out = subprocess.run(
-        [LEOFLOW, "lite", "--host", "0.0.0.0"],
+        [LEOFLOW, "lite", "--host", "0.0.0.0", "--no-login"],
         check=False,
         capture_output=True,
         text=True,
@@ -70,7 +70,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen[str], deadline: float) -> htt
 def test_lite_starts_with_embedded_postgres_and_stops_cleanly(tmp_path: Path) -> None:
     port = _free_port()
     proc = subprocess.Popen(
-        [LEOFLOW, "lite", "--port", str(port), str(tmp_path / "ws")],
+        [LEOFLOW, "lite", "--port", str(port), "--no-ui", str(tmp_path / "ws")],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -2,10 +2,12 @@
 
 * :func:`provisioned_assets` provisions the pinned UI files the way ``leoflow setup`` does
   (``pip download`` + checksum), once per machine, into a cache outside the repository;
+  :func:`provisioned_editor` does the same for Lite's code editor (``npm pack`` + checksum);
 * :func:`ui_contract` loads Airflow 3.3.2's ``_private_ui.yaml`` (vendored as a fixture) and
   :class:`UiContract` validates responses against it;
-* :func:`ensure_chromium` installs Debian's Chromium with apt when it is missing, so the
-  browser tests run on a fresh machine (the suite never downloads a browser build of its own).
+* :func:`ensure_chromium` installs Debian's Chromium with apt when it is missing (and
+  :func:`ensure_npm` Debian's npm), so the browser tests run on a fresh machine (the suite
+  never downloads a browser build of its own).
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ import jsonschema
 from ruamel.yaml import YAML
 
 from leoflow.web.assets import AIRFLOW_UI_VERSION, UiAssets, provision
+from leoflow.web.editor_assets import (
+    MONACO_VERSION,
+    EditorAssets,
+    find_editor_assets,
+    provision_editor,
+)
 
 FIXTURES = Path(__file__).parent.parent / "web" / "fixtures" / f"airflow-{AIRFLOW_UI_VERSION}"
 PRIVATE_UI_SPEC = FIXTURES / "_private_ui.yaml"
@@ -34,6 +42,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ASSETS_ENV = "LEOFLOW_TEST_UI_ASSETS"
+EDITOR_ENV = "LEOFLOW_TEST_EDITOR_ASSETS"
 
 
 def assets_cache_dir() -> Path:
@@ -50,23 +59,54 @@ def provisioned_assets() -> UiAssets:
     return provision(assets_cache_dir())
 
 
-def ensure_chromium() -> Path:
-    """Debian's Chromium, installed with apt if missing; raises with the apt output on failure."""
-    if CHROMIUM.exists():
-        return CHROMIUM
+def editor_cache_dir() -> Path:
+    """Where the test suite keeps the provisioned code editor between sessions."""
+    override = os.environ.get(EDITOR_ENV)
+    if override:
+        return Path(override)
+    return Path.home() / ".cache" / "leoflow-tests" / "monaco-editor" / MONACO_VERSION
+
+
+@cache
+def provisioned_editor() -> EditorAssets:
+    """The pinned code editor files, provisioned like ``leoflow setup`` (once per machine;
+    npm is installed with apt first when missing)."""
+    found = find_editor_assets(editor_cache_dir())
+    if found is not None:
+        return found
+    ensure_npm()
+    return provision_editor(editor_cache_dir())
+
+
+def _apt_install(package: str, binary: Path) -> Path:
+    """``binary``, installing Debian's ``package`` with apt if it is missing; raises with
+    apt's output on failure."""
+    if binary.exists():
+        return binary
     if shutil.which("apt-get") is None:
-        raise RuntimeError("Chromium is missing and apt-get is not available to install it")
+        raise RuntimeError(f"{binary} is missing and apt-get is not available to install it")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for command in (
         ["apt-get", "update", "-qq"],
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
     ):
         done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
-    if not CHROMIUM.exists():
-        raise RuntimeError(f"apt installed chromium but {CHROMIUM} does not exist")
-    return CHROMIUM
+    if not binary.exists():
+        raise RuntimeError(f"apt installed {package} but {binary} does not exist")
+    return binary
+
+
+def ensure_chromium() -> Path:
+    """Debian's Chromium, installed with apt if missing."""
+    return _apt_install("chromium", CHROMIUM)
+
+
+def ensure_npm() -> Path:
+    """npm (any install on ``PATH``, else Debian's, installed with apt)."""
+    found = shutil.which("npm")
+    return Path(found) if found else _apt_install("npm", Path("/usr/bin/npm"))
 
 
 def _is_datetime(value: object) -> bool:

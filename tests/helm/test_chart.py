@@ -8,6 +8,7 @@ the hardened values is validated with ``kubernetes-validate --strict`` for Kuber
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import tomllib
@@ -292,3 +293,32 @@ def test_pod_disruption_budget_only_with_several_replicas(
     assert by_kind(render(helm_env, *REQUIRED), "PodDisruptionBudget")
     single = render(helm_env, *REQUIRED, "--set", "replicaCount=1")
     assert by_kind(single, "PodDisruptionBudget") == []
+
+
+def test_grafana_dashboard_ships_as_a_configmap_when_enabled(
+    helm_env: tuple[str, dict[str, str]],
+) -> None:
+    dashboards = [
+        d for d in by_kind(render(helm_env, *REQUIRED), "ConfigMap") if "leoflow.json" in d["data"]
+    ]
+    assert dashboards == []  # off by default
+    docs = render(
+        helm_env, *REQUIRED, "--set", "grafanaDashboard.enabled=true",
+        "--set", "grafanaDashboard.namespace=monitoring",
+    )  # fmt: skip
+    configmap = next(d for d in by_kind(docs, "ConfigMap") if "leoflow.json" in d["data"])
+    assert configmap["metadata"]["namespace"] == "monitoring"
+    assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+    shipped = json.loads(configmap["data"]["leoflow.json"])
+    source = json.loads((REPO / "helm" / "dashboards" / "leoflow.json").read_text("utf-8"))
+    assert shipped == source
+    assert shipped["uid"] == "leoflow-overview"
+
+
+def test_otlp_endpoint_reaches_the_server_only_when_set(
+    helm_env: tuple[str, dict[str, str]],
+) -> None:
+    assert "LEOFLOW_OTLP_ENDPOINT" not in server_env(render(helm_env, *REQUIRED))
+    env = server_env(render(helm_env, *REQUIRED, "--set", "tracing.otlpEndpoint=http://otel:4317"))
+    assert env["LEOFLOW_OTLP_ENDPOINT"] == "http://otel:4317"
+    assert env["LEOFLOW_METRICS_PORT"] == "9090"

@@ -287,7 +287,7 @@ async def test_control_plane_down_at_start_is_retried_until_it_is_up(flow: Any) 
     finally:
         await served.stop()
     assert run.returncode == 0, run.stderr
-    assert "Register: control plane unavailable" in run.stderr
+    assert "Register: control plane unavailable" in run.stdout
     assert plane.states() == ["running", "success"]
 
 
@@ -317,7 +317,7 @@ async def test_control_plane_that_never_comes_back_fails_clearly(flow: Any) -> N
     env = agent_env(served.address, flow[1], LEOFLOW_AGENT_RETRY_DEADLINE_SECONDS="2")
     run = await finish_agent(await start_agent(env, flow[1]))
     assert run.returncode == 3
-    assert "control plane unreachable for 2 s" in run.stderr
+    assert "control plane unreachable for 2 s" in run.stdout
 
 
 async def test_the_token_never_reaches_the_task(flow: Any) -> None:
@@ -495,7 +495,7 @@ async def test_a_token_for_another_try_is_refused(flow: Any) -> None:
     finally:
         await served.stop()
     assert run.returncode == 2
-    assert "task_id 'someone_else' != 'extract'" in run.stderr
+    assert "task_id 'someone_else' != 'extract'" in run.stdout
     assert plane.reports == []
 
 
@@ -503,4 +503,4 @@ async def test_missing_settings_fail_with_the_variable_name(flow: Any) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEOFLOW_")}
     run = await finish_agent(await start_agent(env, flow[1]))
     assert run.returncode == 2
-    assert "LEOFLOW_AGENT_ADDRESS is not set" in run.stderr
+    assert "LEOFLOW_AGENT_ADDRESS is not set" in run.stdout

@@ -28,18 +28,18 @@ import pytest
 
 from harness.factories import spec_hash
 from harness.postgres import DatabaseFactory
-from harness.web import CHROMIUM_ARGS, ensure_chromium, provisioned_assets
+from harness.web import CHROMIUM_ARGS, ensure_chromium, provisioned_assets, provisioned_editor
+from leoflow.compiler.project import compile_project
 from leoflow.secrets.cipher import generate_secret_key
 from leoflow.store.dag_runs import RunType, create_dag_run
 from leoflow.store.dag_versions import register_dag_version
 from leoflow.store.pool import acquire, create_pool
 from leoflow.store.task_instances import create_task_instances
 from leoflow.store.tenants import get_default_tenant_id
+from ui.browsing import ADMIN, PASSWORD, Watcher, login
 
 LEOFLOW = Path(sys.executable).with_name("leoflow")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
-ADMIN = "admin"
-PASSWORD = "leoflow-ui-test-password"
 DAG_ID = "etl_pipeline"
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
 SUCCESS_RUN = f"scheduled__{T0.isoformat()}"
@@ -52,6 +52,59 @@ from airflow.sdk import dag, task
 def etl_pipeline():
     @task
     def transform(): ...
+'''
+
+
+LIVE_DAG_ID = "ui_live"
+LIVE_TICKS = 12
+LIVE_SOURCE = f'''"""Counts for a few seconds, printing as it goes, then reports (run for real)."""
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from airflow.sdk import dag, task
+
+
+@dag(schedule=None, start_date=datetime(2025, 1, 1), catchup=False, tags=["ui"])
+def {LIVE_DAG_ID}():
+    @task
+    def count() -> int:
+        for tick in range(1, {LIVE_TICKS} + 1):
+            print(f"tick {{tick}} of {LIVE_TICKS}", flush=True)
+            time.sleep(0.5)
+        return {LIVE_TICKS}
+
+    @task
+    def report(total: int) -> None:
+        print(f"counted {{total}} ticks")
+
+    report(count())
+
+
+{LIVE_DAG_ID}()
+'''
+
+
+IDE_DAG_ID = "ide_demo"
+IDE_SOURCE = f'''"""A DAG of the Lite workspace, edited in the browser by the IDE tests."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import dag, task
+
+
+@dag(schedule=None, start_date=datetime(2025, 1, 1), catchup=False, tags=["ide"])
+def {IDE_DAG_ID}():
+    @task
+    def hello() -> str:
+        return "hello from the workspace"
+
+    hello()
+
+
+{IDE_DAG_ID}()
 '''
 
 
@@ -151,9 +204,18 @@ async def _seed(dsn: str, home: Path) -> None:
                 {"timestamp": start.isoformat(), "level": "info", "event": "1245 rows"},
             ]
             (log_dir / "1.log").write_text("".join(json.dumps(line) + "\n" for line in lines))
-        del tenant_id
+        await _register_live_dag(pool, tenant_id, home / "projects" / LIVE_DAG_ID)
     finally:
         await pool.close()
+
+
+async def _register_live_dag(pool: Any, tenant_id: Any, folder: Path) -> None:
+    """Compile the DAG the tests run for real with the real compiler, and register it."""
+    spec = (await asyncio.to_thread(compile_project, folder)).spec
+    data = spec.model_dump(mode="json", exclude_none=True)
+    await register_dag_version(
+        pool, tenant_id, LIVE_DAG_ID, data, spec_hash(data), paused_on_create=False
+    )
 
 
 def _in_thread(coro: Any) -> None:
@@ -187,6 +249,7 @@ class UiServer:
     url: str
     home: Path
     log: Path
+    workspace: Path
 
 
 def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -212,15 +275,25 @@ def chromium() -> Path:
         pytest.fail(f"the browser tests need Chromium: {exc}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def ui_server(
     pg_databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[UiServer]:
-    """``leoflow lite`` on a seeded database, serving the provisioned web app."""
+    """``leoflow lite`` on a seeded database, serving the provisioned web app (one for every
+    browser test module: starting it is most of a module's set-up time)."""
     assets = provisioned_assets()
+    editor = provisioned_editor()
     name = pg_databases.create_migrated()
     dsn = pg_databases.url(name)
     home = tmp_path_factory.mktemp("lite-home")
+    live = home / "projects" / LIVE_DAG_ID
+    live.mkdir(parents=True)
+    (live / "dag.py").write_text(LIVE_SOURCE, encoding="utf-8")
+    # Lite's workspace: the sync registers this project by itself (and, the folder not being
+    # empty, Lite adds no starter project).
+    workspace = home / "ws" / IDE_DAG_ID
+    workspace.mkdir(parents=True)
+    (workspace / "dag.py").write_text(IDE_SOURCE, encoding="utf-8")
     _in_thread(_seed(dsn, home))
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEOFLOW_")}
@@ -230,10 +303,14 @@ def ui_server(
             "LEOFLOW_HOME": str(home / ".leoflow"),
             "LEOFLOW_DATABASE_URL": dsn,
             "LEOFLOW_UI_ASSETS_DIR": str(assets.root),
+            "LEOFLOW_EDITOR_ASSETS_DIR": str(editor.root),
             "LEOFLOW_ADMIN_USERNAME": ADMIN,
             "LEOFLOW_ADMIN_PASSWORD": PASSWORD,
             "LEOFLOW_SECRET_KEY": generate_secret_key(),
             "LEOFLOW_LOG_FORMAT": "console",
+            # DAG venvs are built in the temporary HOME; the package caches stay warm.
+            "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR", str(Path.home() / ".cache" / "uv")),
+            "PIP_CACHE_DIR": os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip")),
         }
     )
     # Task logs are read from <LEOFLOW_HOME>/logs: the seed wrote them under home/logs.
@@ -250,7 +327,7 @@ def ui_server(
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(url, proc, log)
-        yield UiServer(url=url, home=home, log=log)
+        yield UiServer(url=url, home=home, log=log, workspace=home / "ws")
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -285,3 +362,18 @@ def artifacts() -> Path:
     """Where screenshots go (``test-artifacts/ui``, ignored by git)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="module")
+def session(browser: Any, ui_server: UiServer, artifacts: Path) -> Iterator[tuple[Any, Watcher]]:
+    """A page logged in through the login form, and its watcher."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    watcher = Watcher(base=ui_server.url)
+    watcher.attach(page)
+    try:
+        login(page, watcher, ui_server.url, artifacts)
+        yield page, watcher
+    finally:
+        context.close()

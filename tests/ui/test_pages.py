@@ -9,110 +9,16 @@ opens every day. Any console error, uncaught page error, or non-2xx answer to an
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlparse
+from urllib.parse import quote
 
 import pytest
 
-from ui.conftest import ADMIN, DAG_ID, FAILED_RUN, PASSWORD, SUCCESS_RUN, UiServer
+from ui.browsing import SETTLE_MS, Watcher, api_answer, check, shot, visit
+from ui.conftest import DAG_ID, FAILED_RUN, SUCCESS_RUN, UiServer
 
 pytestmark = pytest.mark.ui
-
-SETTLE_MS = 1500
-
-KNOWN_UPSTREAM_FAULTS = ("/static/wasm/sqlparser_rs_wasm.js",)
-"""Requests the pinned web app makes for files its own release does not ship (Airflow's
-wheel has the SQL parser's ``.wasm`` but not its JavaScript loader; real Airflow answers
-404 as well, and the page only loses SQL highlighting in rendered templates)."""
-
-
-@dataclass
-class Watcher:
-    """Collects what a page did wrong while it was watched."""
-
-    base: str
-    problems: list[str] = field(default_factory=list)
-    api_calls: list[str] = field(default_factory=list)
-    armed: bool = False
-
-    def attach(self, page: Any) -> None:
-        page.on("console", self._console)
-        page.on("pageerror", lambda error: self._add(f"page error: {error}"))
-        page.on("response", self._response)
-        page.on("requestfailed", self._failed)
-
-    def _add(self, problem: str) -> None:
-        if self.armed:
-            self.problems.append(problem)
-
-    def _console(self, message: Any) -> None:
-        source = str((message.location or {}).get("url", ""))
-        if source.endswith(KNOWN_UPSTREAM_FAULTS):
-            return
-        if message.type == "error":
-            self._add(f"console error: {message.text} @ {message.location}")
-
-    def _is_api(self, url: str) -> bool:
-        path = urlparse(url).path
-        return path.startswith(("/api/", "/ui/"))
-
-    def _response(self, response: Any) -> None:
-        if not self._is_api(response.url):
-            return
-        self.api_calls.append(f"{response.request.method} {urlparse(response.url).path}")
-        if not 200 <= response.status < 300 and response.status != 304:
-            self._add(f"{response.status} {response.request.method} {response.url}")
-
-    def _failed(self, request: Any) -> None:
-        if self._is_api(request.url) and request.failure != "net::ERR_ABORTED":
-            self._add(f"request failed: {request.method} {request.url} ({request.failure})")
-
-
-def _login(page: Any, watcher: Watcher, ui_server: UiServer, artifacts: Path) -> None:
-    """Log in through the real form, as a person does after opening a bookmark."""
-    page.goto(f"{ui_server.url}/dags")
-    page.wait_for_url(re.compile(r"/auth/login\?next="))
-    page.locator("input[name=username]").wait_for()
-    _shot(page, artifacts, "01-login")
-    page.fill("input[name=username]", ADMIN)
-    page.fill("input[name=password]", PASSWORD)
-    watcher.armed = True  # the 401 that sent the browser to the login page was expected
-    page.locator("button[type=submit]").click()
-    page.wait_for_url(f"{ui_server.url}/dags")
-
-
-@pytest.fixture(scope="module")
-def session(browser: Any, ui_server: UiServer, artifacts: Path) -> Iterator[tuple[Any, Watcher]]:
-    """A page logged in through the login form, and its watcher."""
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    watcher = Watcher(base=ui_server.url)
-    watcher.attach(page)
-    try:
-        _login(page, watcher, ui_server, artifacts)
-        yield page, watcher
-    finally:
-        context.close()
-
-
-def _shot(page: Any, artifacts: Path, name: str) -> None:
-    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=False)
-
-
-def _visit(page: Any, watcher: Watcher, url: str, text: str | re.Pattern[str]) -> None:
-    page.goto(url)
-    page.wait_for_load_state("networkidle")
-    page.get_by_text(text).first.wait_for(state="visible")
-    page.wait_for_timeout(SETTLE_MS)
-
-
-def _check(watcher: Watcher, where: str) -> None:
-    problems, watcher.problems = watcher.problems, []
-    assert not problems, f"{where}:\n" + "\n".join(problems)
 
 
 def test_01_login_through_the_form_returned_to_the_page_asked_for(
@@ -124,8 +30,8 @@ def test_01_login_through_the_form_returned_to_the_page_asked_for(
     assert "_token" in cookies and cookies["_token"]["path"] == "/"
     page.get_by_text(DAG_ID).first.wait_for()
     page.wait_for_load_state("networkidle")
-    _shot(page, artifacts, "02-dag-list")
-    _check(watcher, "DAG list after login")
+    shot(page, artifacts, "02-dag-list")
+    check(watcher, "DAG list after login")
 
 
 PAGES: list[tuple[str, str, str | re.Pattern[str]]] = [
@@ -183,19 +89,10 @@ def test_page_renders_without_errors(
     watcher.armed = True
     url = ui_server.url + quote(path, safe="/:+")
     try:
-        _visit(page, watcher, url, text)
+        visit(page, url, text)
     finally:
-        _shot(page, artifacts, name)
-    _check(watcher, path)
-
-
-def _api_answer(page: Any, method: str, fragment: str, action: Any) -> Any:
-    """Do ``action`` and return the answer to the API request it causes."""
-    with page.expect_response(
-        lambda r: r.request.method == method and fragment in r.url, timeout=20_000
-    ) as answer:
-        action()
-    return answer.value
+        shot(page, artifacts, name)
+    check(watcher, path)
 
 
 def test_28_graph_view_draws_every_task(
@@ -205,13 +102,13 @@ def test_28_graph_view_draws_every_task(
     watcher.armed = True
     page.goto(f"{ui_server.url}/dags/{DAG_ID}")
     page.evaluate("localStorage.setItem('default_dag_view', JSON.stringify('graph'))")
-    _visit(page, watcher, f"{ui_server.url}/dags/{DAG_ID}", "transform")
+    visit(page, f"{ui_server.url}/dags/{DAG_ID}", "transform")
     for task_id in ("extract", "transform", "load"):
         page.locator(".react-flow__node").filter(has_text=task_id).first.wait_for()
     assert page.locator(".react-flow__edge").count() >= 2
-    _shot(page, artifacts, "28-graph")
+    shot(page, artifacts, "28-graph")
     page.evaluate("localStorage.setItem('default_dag_view', JSON.stringify('grid'))")
-    _check(watcher, "graph view")
+    check(watcher, "graph view")
 
 
 def test_30_trigger_from_the_dag_page(
@@ -219,12 +116,12 @@ def test_30_trigger_from_the_dag_page(
 ) -> None:
     page, watcher = session
     watcher.armed = True
-    _visit(page, watcher, f"{ui_server.url}/dags/{DAG_ID}", "transform")
+    visit(page, f"{ui_server.url}/dags/{DAG_ID}", "transform")
     page.get_by_test_id("trigger-dag-button").first.click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_text("Trigger Dag").first.wait_for()
-    _shot(page, artifacts, "30-trigger-dialog")
-    response = _api_answer(
+    shot(page, artifacts, "30-trigger-dialog")
+    response = api_answer(
         page,
         "POST",
         f"/api/v2/dags/{DAG_ID}/dagRuns",
@@ -235,8 +132,8 @@ def test_30_trigger_from_the_dag_page(
     page.goto(f"{ui_server.url}/dags/{DAG_ID}/runs")
     page.get_by_text(run_id).first.wait_for()
     page.wait_for_timeout(SETTLE_MS)
-    _shot(page, artifacts, "31-triggered-run-listed")
-    _check(watcher, "trigger")
+    shot(page, artifacts, "31-triggered-run-listed")
+    check(watcher, "trigger")
 
 
 def test_32_pause_and_unpause_from_the_dag_list(
@@ -244,15 +141,15 @@ def test_32_pause_and_unpause_from_the_dag_list(
 ) -> None:
     page, watcher = session
     watcher.armed = True
-    _visit(page, watcher, f"{ui_server.url}/dags", DAG_ID)
+    visit(page, f"{ui_server.url}/dags", DAG_ID)
     toggle = page.locator("label[data-scope=switch]").first
-    paused = _api_answer(page, "PATCH", f"/api/v2/dags/{DAG_ID}", toggle.click)
+    paused = api_answer(page, "PATCH", f"/api/v2/dags/{DAG_ID}", toggle.click)
     assert paused.status == 200 and paused.json()["is_paused"] is True
     page.wait_for_timeout(SETTLE_MS)
-    _shot(page, artifacts, "32-paused")
-    resumed = _api_answer(page, "PATCH", f"/api/v2/dags/{DAG_ID}", toggle.click)
+    shot(page, artifacts, "32-paused")
+    resumed = api_answer(page, "PATCH", f"/api/v2/dags/{DAG_ID}", toggle.click)
     assert resumed.json()["is_paused"] is False
-    _check(watcher, "pause toggle")
+    check(watcher, "pause toggle")
 
 
 def test_33_search_filters_the_dag_list(
@@ -260,15 +157,15 @@ def test_33_search_filters_the_dag_list(
 ) -> None:
     page, watcher = session
     watcher.armed = True
-    _visit(page, watcher, f"{ui_server.url}/dags", DAG_ID)
+    visit(page, f"{ui_server.url}/dags", DAG_ID)
     search = page.get_by_test_id("search-dags")
-    answer = _api_answer(page, "GET", "pattern=nothing", lambda: search.fill("nothing"))
+    answer = api_answer(page, "GET", "pattern=nothing", lambda: search.fill("nothing"))
     assert "/ui/dags" in answer.url and answer.json()["total_entries"] == 0
     page.wait_for_timeout(SETTLE_MS)
-    _shot(page, artifacts, "33-search-no-match")
-    back = _api_answer(page, "GET", "pattern=etl", lambda: search.fill("etl"))
+    shot(page, artifacts, "33-search-no-match")
+    back = api_answer(page, "GET", "pattern=etl", lambda: search.fill("etl"))
     assert back.json()["total_entries"] == 1
-    _check(watcher, "search")
+    check(watcher, "search")
 
 
 def test_34_clear_a_failed_task(
@@ -276,9 +173,8 @@ def test_34_clear_a_failed_task(
 ) -> None:
     page, watcher = session
     watcher.armed = True
-    _visit(
+    visit(
         page,
-        watcher,
         f"{ui_server.url}/dags/{DAG_ID}/runs/{FAILED_RUN}/tasks/transform",
         "transform",
     )
@@ -286,8 +182,8 @@ def test_34_clear_a_failed_task(
     dialog = page.get_by_role("dialog")
     dialog.get_by_role("button", name=re.compile("Confirm", re.I)).wait_for()
     page.wait_for_timeout(SETTLE_MS)
-    _shot(page, artifacts, "34-clear-dialog")
-    cleared = _api_answer(
+    shot(page, artifacts, "34-clear-dialog")
+    cleared = api_answer(
         page,
         "POST",
         f"/api/v2/dags/{DAG_ID}/clearTaskInstances",
@@ -295,8 +191,8 @@ def test_34_clear_a_failed_task(
     )
     assert cleared.status == 200, cleared.text()
     page.wait_for_timeout(SETTLE_MS)
-    _shot(page, artifacts, "35-cleared")
-    _check(watcher, "clear")
+    shot(page, artifacts, "35-cleared")
+    check(watcher, "clear")
 
 
 def test_36_create_a_variable(
@@ -304,13 +200,13 @@ def test_36_create_a_variable(
 ) -> None:
     page, watcher = session
     watcher.armed = True
-    _visit(page, watcher, f"{ui_server.url}/variables", re.compile("variables", re.I))
+    visit(page, f"{ui_server.url}/variables", re.compile("variables", re.I))
     page.get_by_role("button", name=re.compile("add", re.I)).first.click()
     dialog = page.get_by_role("dialog")
     dialog.locator("input[name=key]").fill("ui_test_key")
     dialog.locator("[name=value]").fill("from the browser")
-    _shot(page, artifacts, "36-variable-form")
-    created = _api_answer(
+    shot(page, artifacts, "36-variable-form")
+    created = api_answer(
         page,
         "POST",
         "/api/v2/variables",
@@ -319,5 +215,5 @@ def test_36_create_a_variable(
     assert created.status == 201, created.text()
     page.get_by_text("ui_test_key").first.wait_for()
     page.wait_for_timeout(SETTLE_MS)
-    _shot(page, artifacts, "37-variable-listed")
-    _check(watcher, "variables")
+    shot(page, artifacts, "37-variable-listed")
+    check(watcher, "variables")

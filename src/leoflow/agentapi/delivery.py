@@ -13,6 +13,7 @@ from uuid import UUID
 
 from leoflow.secrets import SecretCipher
 from leoflow.secrets.connections import open_connection
+from leoflow.secrets.variables import VariableSecretsUnavailable, read_value
 from leoflow.store import connections as store
 from leoflow.store import variables as variable_store
 from leoflow.store.pool import Database
@@ -86,14 +87,33 @@ class CipherUnavailableError(RuntimeError):
     """A connection holds sealed secrets but no usable key is configured; says which setting."""
 
 
-async def variables_for_task(db: Database, tenant_id: UUID, keys: list[str]) -> dict[str, str]:
-    """The tenant's variables (all of them when ``keys`` is empty), by key."""
+async def variables_for_task(
+    db: Database, tenant_id: UUID, keys: list[str], cipher: SecretCipher | None = None
+) -> dict[str, str]:
+    """The tenant's variables (all of them when ``keys`` is empty), by key, in plaintext.
+
+    Values are sealed at rest whenever a key is configured; a task must get what was set,
+    never the sealed form. ``CipherUnavailableError`` when a sealed value cannot be opened.
+    """
     if keys:
         found = await variable_store.get_variables(db, tenant_id, keys)
-        return {key: row.value for key, row in found.items() if row.value is not None}
-    return {
-        key: value for key, value in await list_all_variables(db, tenant_id) if value is not None
-    }
+        stored = [(key, row.value, row.is_encrypted) for key, row in found.items()]
+    else:
+        stored = await list_all_variables(db, tenant_id)
+    opened: dict[str, str] = {}
+    for key, value, is_encrypted in stored:
+        if value is None:
+            continue
+        try:
+            plain = read_value(cipher, tenant_id, key, value, is_encrypted)
+        except VariableSecretsUnavailable as exc:
+            raise CipherUnavailableError(
+                f"variable '{key}' is encrypted but LEOFLOW_SECRET_KEY is not set (or unusable) "
+                "on the control plane; configure the key it was sealed with"
+            ) from exc
+        if plain is not None:
+            opened[key] = plain
+    return opened
 
 
 async def connections_for_task(

@@ -16,6 +16,7 @@ import grpc
 from leoflow.agentapi.service import AgentService
 from leoflow.config import Settings
 from leoflow.telemetry import get_logger
+from leoflow.telemetry.tracing import grpc_server_interceptors
 from leoflow_sdk.agent import settings as agent_env
 from leoflow_sdk.protocol import agent_pb2_grpc
 
@@ -129,11 +130,12 @@ class AgentServer:
     async def start(self) -> AgentEndpoint:
         """Bind and serve; returns the endpoint agents must use."""
         server = grpc.aio.server(
+            interceptors=grpc_server_interceptors(),
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.so_reuseport", 0),
-            ]
+            ],
         )
         agent_pb2_grpc.add_AgentServiceServicer_to_server(self.service, server)
         bind = _host_port(self._settings.grpc_host, self._settings.grpc_port)

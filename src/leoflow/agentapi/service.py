@@ -16,14 +16,16 @@ import functools
 import ipaddress
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
+import structlog
 from google.protobuf.timestamp_pb2 import Timestamp
+from opentelemetry import trace
 
 from leoflow.agentapi.delivery import (
     CipherUnavailableError,
@@ -45,7 +47,13 @@ from leoflow.store.pool import Database
 from leoflow.store.task_context import TaskTry, archived_try_state, find_task_try
 from leoflow.store.task_instances import TransitionResult, record_heartbeat
 from leoflow.telemetry import get_logger
-from leoflow.telemetry.metrics import AGENT_CALL_REFUSALS, AGENT_RPC_DURATION, AGENT_RPCS
+from leoflow.telemetry.metrics import (
+    AGENT_CALL_REFUSALS,
+    AGENT_RPC_DURATION,
+    AGENT_RPCS,
+    AGENT_SPANS,
+)
+from leoflow.telemetry.tracing import AgentSpan, record_agent_spans, try_attributes
 from leoflow.xcom import RunScope, XComAddress, XComRejected, XComRejectionReason, XComService
 from leoflow.xcom.backend import UNMAPPED
 from leoflow_sdk.protocol import (
@@ -168,6 +176,42 @@ class _Caller:
         return self.ti.try_number == self.claims.try_number
 
 
+def _correlate(claims: AgentClaims) -> None:
+    """The caller's try on every log line of this call (each call runs in its own task, so the
+    binding ends with it) and on the call's server span."""
+    fields: dict[str, str | int] = {
+        "tenant": claims.tenant,
+        "dag_id": claims.dag_id,
+        "run_id": claims.run_id,
+        "task_id": claims.task_id,
+        "try_number": claims.try_number,
+    }
+    structlog.contextvars.bind_contextvars(**fields)
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attributes({f"leoflow.{name}": value for name, value in fields.items()})
+
+
+def _agent_spans(records: Sequence[agent_pb2.SpanRecord]) -> list[AgentSpan]:
+    return [
+        AgentSpan(
+            name=record.name,
+            trace_id=int.from_bytes(record.trace_id, "big") if len(record.trace_id) == 16 else 0,
+            span_id=int.from_bytes(record.span_id, "big") if len(record.span_id) == 8 else 0,
+            parent_span_id=(
+                int.from_bytes(record.parent_span_id, "big")
+                if len(record.parent_span_id) == 8
+                else 0
+            ),
+            start_time_ns=record.start_time.ToNanoseconds(),
+            end_time_ns=record.end_time.ToNanoseconds(),
+            attributes=dict(record.attributes),
+            error=record.error or None,
+        )
+        for record in records
+    ]
+
+
 def _now_timestamp() -> Timestamp:
     stamp = Timestamp()
     stamp.GetCurrentTime()
@@ -227,6 +271,7 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
         claims = authenticate(self._secret, context.invocation_metadata())
         if key is not None:
             check_scope(claims, key)
+        _correlate(claims)
         return claims
 
     async def _caller(self, context: Any, key: agent_pb2.TaskInstanceKey | None) -> _Caller:
@@ -358,12 +403,13 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
         try:
             await self._check_fan_in(caller, compiled, pull)
         except XComRejected as exc:
-            return agent_pb2.FetchXComResponse(
-                found=False,
-                refused=True,
-                refusal_reason=_REJECTIONS[exc.reason],
-                detail=exc.detail,
-            )
+            # An error, not an empty answer: an agent must never mistake a refusal for a
+            # missing value and deliver null in its place.
+            raise CallRefused(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                exc.reason.value,
+                f"{exc.reason.value}: {exc.detail}",
+            ) from None
         stored = await self._xcom.pull(XComAddress(caller.scope, upstream, pull.key))
         if stored is None:
             return agent_pb2.FetchXComResponse(found=False)
@@ -578,9 +624,32 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
             await self._xcom.clear_task(
                 caller.scope, caller.claims.task_id, caller.claims.map_index
             )
+        if request.spans:
+            self._export_spans(caller, request.spans)
         exit_code = request.exit_code if request.HasField("exit_code") else None
         await self._frame_outcome(caller, result, error, exit_code)
         return self._state_answer(True, result.current_state, result.current_try)
+
+    def _export_spans(self, caller: _Caller, records: Sequence[agent_pb2.SpanRecord]) -> None:
+        """The agent's phase spans into its try's trace (only once: a duplicate report, answered
+        above, never gets here)."""
+        claims = caller.claims
+        attributes = try_attributes(
+            dag_id=claims.dag_id,
+            task_id=claims.task_id,
+            run_id=claims.run_id,
+            try_number=claims.try_number,
+            tenant=claims.tenant,
+        )
+        host, pid = self._agents.get((caller.ti.ti_id, claims.try_number), ("", 0))
+        if host:
+            attributes["host.name"] = host
+            attributes["process.pid"] = pid
+        spans = _agent_spans(records)
+        accepted = record_agent_spans(spans, caller.ti.ti_id, claims.try_number, attributes)
+        AGENT_SPANS.labels("true").inc(accepted)
+        if accepted < len(spans):
+            AGENT_SPANS.labels("false").inc(len(spans) - accepted)
 
     async def _timed_out(self, caller: _Caller) -> str | None:
         started = caller.ti.start_date
@@ -679,7 +748,14 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
         self, request: agent_pb2.GetVariablesRequest, context: Any
     ) -> agent_pb2.GetVariablesResponse:
         caller = await self._secret_caller(context, request.task_instance)
-        values = await variables_for_task(self._db, caller.ti.tenant_id, list(request.keys))
+        try:
+            values = await variables_for_task(
+                self._db, caller.ti.tenant_id, list(request.keys), self._cipher
+            )
+        except CipherUnavailableError as exc:
+            raise CallRefused(
+                grpc.StatusCode.FAILED_PRECONDITION, "no_secret_key", str(exc)
+            ) from None
         return agent_pb2.GetVariablesResponse(variables=values)
 
     @_rpc("GetConnections")

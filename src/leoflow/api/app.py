@@ -54,6 +54,11 @@ def create_app(pool: AsyncConnectionPool, settings: Settings | None = None) -> F
         app.include_router(router)
     app.include_router(ui_routes.router)
     app.include_router(ui_routes.absent_public_router)
+    # Imported here: the editor's routes use this package's security, so a module-level
+    # import would make importing leoflow.web.ide first a cycle.
+    from leoflow.web.ide import install_ide
+
+    install_ide(app, settings)  # answers 404 until Lite's launcher names its workspace
     install_web(app, settings)  # the web app answers whatever no API route matched
     install_telemetry(app)
     install_error_handlers(app)

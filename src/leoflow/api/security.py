@@ -19,6 +19,7 @@ web UI sets.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -59,6 +60,7 @@ __all__ = [
     "client_address",
     "get_security",
     "install_security",
+    "is_local_request",
     "oauth2_scheme",
     "request_tokens",
     "require",
@@ -87,6 +89,10 @@ class SecurityState:
     cipher: SecretCipher | None
     cipher_problem: str | None
     """Why ``cipher`` is ``None``: the message of the 503 answered to connection writes."""
+    open_access_user: str | None = None
+    """Lite's ``--no-login`` developer mode: a request without a token, from this machine
+    (loopback peer *and* loopback ``Host``, so a web page cannot reach it by DNS rebinding),
+    acts as this user. Only ``leoflow lite`` sets it, and only on a loopback listener."""
 
     def require_cipher(self) -> SecretCipher:
         """The connection cipher, or 503 naming ``LEOFLOW_SECRET_KEY`` when it is unusable."""
@@ -161,6 +167,26 @@ def request_tokens(
     return tokens
 
 
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _host_name(host_header: str) -> str:
+    if host_header.startswith("["):
+        return host_header[1 : host_header.find("]")] if "]" in host_header else host_header
+    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
+
+
+def is_local_request(request: Request) -> bool:
+    """Whether the caller is on this machine and addressed this machine by a loopback name."""
+    peer = request.client.host if request.client else ""
+    try:
+        peer_ok = ipaddress.ip_address(peer).is_loopback
+    except ValueError:
+        peer_ok = False
+    host = _host_name(request.headers.get("host", "").strip().lower())
+    return peer_ok and (host in _LOOPBACK_NAMES or host.startswith("127."))
+
+
 def _http(error: AuthError) -> HTTPException:
     return HTTPException(status_code=error.status, detail=error.detail, headers=error.headers)
 
@@ -178,7 +204,10 @@ async def authenticated(
     tokens = request_tokens(request, bearer)
     security = get_security(request)
     try:
-        principal = await security.auth.principal_for_token(tokens[0] if tokens else None)
+        if not tokens and security.open_access_user and is_local_request(request):
+            principal = await security.auth.principal_for_user(security.open_access_user)
+        else:
+            principal = await security.auth.principal_for_token(tokens[0] if tokens else None)
     except AuthError as exc:
         raise _http(exc) from None
     request.state.principal = principal

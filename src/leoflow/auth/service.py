@@ -176,6 +176,23 @@ class AuthService:
             permissions=access.permissions,
         )
 
+    async def principal_for_user(
+        self, username: str, tenant: str = tenants.DEFAULT_TENANT
+    ) -> Principal:
+        """The caller ``username`` without a token (Lite's no-login mode on loopback); 403 when
+        the account does not exist or is disabled."""
+        access = await self.access.get(username, tenant)
+        if access is None or not access.is_active:
+            raise _fail(403, INVALID_TOKEN, "invalid_token")
+        return Principal(
+            user_id=access.user_id,
+            username=access.username,
+            tenant_id=access.tenant_id,
+            tenant=access.tenant,
+            roles=access.roles,
+            permissions=access.permissions,
+        )
+
     async def deny(
         self, principal: Principal, permission: str, method: str, path: str
     ) -> AuthError:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from leoflow import __version__
 from leoflow.cli.authoring import register_authoring_commands
+from leoflow.cli.client import register_client_commands
 from leoflow.cli.db import db_app
-from leoflow.cli.security import register_security_commands
+from leoflow.cli.lite import register_lite_commands
+from leoflow.cli.security import connections_app, register_security_commands
 from leoflow.cli.setup import register_setup_command
 
 app = typer.Typer(
@@ -24,6 +25,8 @@ app.add_typer(db_app, name="db", help="Metadata database: migrate and check.")
 register_authoring_commands(app)
 register_security_commands(app)
 register_setup_command(app)
+register_lite_commands(app)
+register_client_commands(app, connections_app)
 
 
 def _print_version(value: bool) -> None:
@@ -45,29 +48,18 @@ def main(
 
 
 @app.command()
-def lite(
-    workspace: Annotated[
-        Path | None, typer.Argument(help="Folder of DAG projects (default ~/leoflow).")
-    ] = None,
-    host: Annotated[str, typer.Option(help="Address the HTTP server binds.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="HTTP port.")] = 8088,
-    postgres: Annotated[
-        str,
-        typer.Option(
-            help="auto: LEOFLOW_DATABASE_URL if set, else embedded; embedded; external.",
-        ),
-    ] = "auto",
-) -> None:
-    """Start Leoflow Lite: one process on this machine with an embedded database."""
-    from leoflow.lite.launcher import LiteOptions, run_lite
-
-    run_lite(LiteOptions(workspace=workspace, host=host, port=port, postgres=postgres))
-
-
-@app.command()
 def server(
     host: Annotated[str, typer.Option(help="Address the HTTP server binds.")] = "0.0.0.0",
     port: Annotated[int, typer.Option(help="HTTP port.")] = 8080,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            help="json (one object per line, the default) or console (human-readable); "
+            "overrides LEOFLOW_LOG_FORMAT.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run one control-plane replica (Pro): API + UI, agent gRPC, scheduler candidacy.
 
@@ -76,4 +68,4 @@ def server(
     """
     from leoflow.server_cli import run_server
 
-    run_server(host=host, port=port)
+    run_server(host=host, port=port, log_format=log_format)

@@ -39,7 +39,7 @@ auth_app = typer.Typer(
     help="Tokens for scripts and API clients.", no_args_is_help=True, add_completion=False
 )
 connections_app = typer.Typer(
-    help="Connections: re-encrypt their secrets under a new key.",
+    help="Connections: list, get, add, delete (over the API); rotate-key (database).",
     no_args_is_help=True,
     add_completion=False,
 )

@@ -1,7 +1,8 @@
 """Generated files kept in the repository, and the check that they match their sources.
 
-Two families of files are generated and committed: the JSON Schemas of the spec models
-(``docs/schemas/``) and the Python stubs of the agent protocol (inside ``leoflow_sdk``).
+Three families of files are generated and committed: the JSON Schemas of the spec models
+(``docs/schemas/``), the Python stubs of the agent protocol (inside ``leoflow_sdk``) and the
+Grafana dashboard (``helm/dashboards/`` and the chart's copy).
 ``--check`` fails (exit 1) when any committed file differs from what its source produces now;
 ``--write`` regenerates them.
 """
@@ -19,10 +20,11 @@ Renderer = Callable[[], dict[Path, str]]
 
 
 def _renderers() -> list[Renderer]:
+    from leoflow.devtools.dashboards import render_dashboards
     from leoflow.devtools.proto_codegen import render_proto_stubs
     from leoflow.spec.schema_export import render_schemas
 
-    return [render_schemas, render_proto_stubs]
+    return [render_schemas, render_proto_stubs, render_dashboards]
 
 
 def render_all() -> dict[Path, str]:

@@ -32,6 +32,9 @@ class TaskLaunch:
     dag_version_id: UUID
     logical_date: datetime | None
     task_spec: dict[str, Any] = field(default_factory=dict)
+    traceparent: str = ""
+    """W3C trace context of the try's root span (derived at dispatch); executors hand it to the
+    agent so the agent's spans and calls join the try's trace."""
 
 
 class Executor(Protocol):

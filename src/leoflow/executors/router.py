@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from opentelemetry import trace
+
 from leoflow.executors.base import Executor, TaskLaunch
 
 HTTP_API = "http_api"
@@ -38,6 +40,7 @@ class ExecutorRouter:
 
     async def submit(self, launch: TaskLaunch) -> None:
         executor = self.route(launch)
+        trace.get_current_span().set_attribute("leoflow.executor", executor.name)
         self._placed[(launch.ti_id, launch.try_number)] = executor
         if len(self._placed) > 50_000:  # forget the oldest placements; cancel falls back to all
             for key in list(self._placed)[:10_000]:

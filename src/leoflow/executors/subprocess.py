@@ -9,6 +9,11 @@ slot or for its venv keeps its task instance ``queued`` and says so in the try's
 There is **no isolation**: a task runs with this server's user, filesystem and network. That
 is Lite's trade-off (one person, one machine) and the executor says it loudly at start-up.
 
+On Linux an agent is forked from a warm fork server of its DAG venv (one per venv, started on
+the first try that needs it; ``leoflow.executors.fork_server``) rather than spawned, which
+saves each try an interpreter start and the gRPC imports; until the server is ready, or if it
+fails, agents are spawned as before.
+
 Agents run in their own process group, so stopping a try signals the agent and whatever it
 started. The executor watches its agents: an agent that exits without reporting an outcome
 fails its try at once (with the agent's last output in the task log), and an agent whose try
@@ -23,17 +28,20 @@ import contextlib
 import os
 import shutil
 import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 from uuid import UUID
 
 from leoflow.agentapi.server import AgentEndpoint
 from leoflow.agentapi.tokens import AgentTokenIssuer
 from leoflow.config import Settings
 from leoflow.executors.base import ExecutorRefused, TaskLaunch
+from leoflow.executors.fork_server import ForkServer, ForkServerError
 from leoflow.lite.venvs import Venv, VenvBuildError, VenvManager
 from leoflow.logs import TaskLogs, TryLogRef
 from leoflow.scheduler.dag_catalog import DagCatalog
@@ -42,7 +50,7 @@ from leoflow.spec import DagSpec
 from leoflow.states import TaskState
 from leoflow.store.pool import Database
 from leoflow.store.task_context import current_try_states, keep_queued
-from leoflow.telemetry import get_logger
+from leoflow.telemetry import current_log_format, get_logger, relay_agent_output
 from leoflow.telemetry.metrics import SUBPROCESS_AGENTS, SUBPROCESS_SLOT_WAIT
 from leoflow_sdk.agent import settings as agent_env
 
@@ -55,6 +63,8 @@ NO_ISOLATION_WARNING = (
 )
 KEEP_QUEUED_SECONDS = 30.0
 WATCH_INTERVAL_SECONDS = 1.0
+FORK_SERVER_RETRY_SECONDS = 30.0
+"""After a fork server failed, agents of its venv are spawned for this long before a new one."""
 _AGENT_OUTPUT_LINES = 40
 _STRIPPED_ENV = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "CONDA_PREFIX")
 _LIVE = frozenset({TaskState.QUEUED, TaskState.RUNNING})
@@ -70,15 +80,41 @@ def agent_base_environment(source: dict[str, str] | None = None) -> dict[str, st
     return env
 
 
+class AgentProcess(Protocol):
+    """What the executor uses of an agent process, spawned or forked."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def stdout(self) -> asyncio.StreamReader | None: ...
+
+    async def wait(self) -> int | None: ...
+
+    def send_signal(self, signal: int) -> None: ...
+
+
 @dataclass
 class _Agent:
     launch: TaskLaunch
-    process: asyncio.subprocess.Process
+    process: AgentProcess
     ref: TryLogRef
     work_dir: Path
     output: deque[str] = field(default_factory=lambda: deque(maxlen=_AGENT_OUTPUT_LINES))
     over_since: float | None = None
     terminated_at: float | None = None
+
+
+def _correlation(agent: _Agent) -> dict[str, str | int]:
+    """The try an agent's output line belongs to (for lines that do not say it themselves)."""
+    ref = agent.ref
+    return {
+        "tenant": ref.tenant,
+        "dag_id": ref.dag_id,
+        "run_id": ref.run_id,
+        "task_id": ref.task_id,
+        "try_number": ref.try_number,
+    }
 
 
 class SubprocessExecutor:
@@ -117,6 +153,10 @@ class SubprocessExecutor:
         self._watchers: set[asyncio.Task[None]] = set()
         self._reconciler: asyncio.Task[None] | None = None
         self._closing = False
+        self._use_fork_servers = settings.subprocess_fork_server and sys.platform == "linux"
+        self._fork_servers: dict[str, ForkServer] = {}
+        self._fork_server_failed_at: dict[str, float] = {}
+        self._fork_server_starts: set[asyncio.Task[None]] = set()
         log.warning(NO_ISOLATION_WARNING)
 
     # --- launching -------------------------------------------------------------------------
@@ -203,10 +243,20 @@ class SubprocessExecutor:
             self._running -= 1
             self._slots.notify()
 
+    @staticmethod
+    def _venv_environment(venv: Venv) -> dict[str, str]:
+        """What every process of ``venv`` gets: this one's minus the control plane's, with the
+        venv's interpreter first (and all an interpreter reads at start, for a fork server)."""
+        env = agent_base_environment()
+        env["VIRTUAL_ENV"] = str(venv.path)
+        env["PATH"] = f"{venv.path / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
     def _environment(
         self, launch: TaskLaunch, ref: TryLogRef, venv: Venv, token: str, dag_dir: Path
     ) -> dict[str, str]:
-        env = agent_base_environment()
+        env = self._venv_environment(venv)
         env.update(self._endpoint().agent_environment())
         env[agent_env.TOKEN] = token
         env[agent_env.WORK_ROOT] = str(self._work_root)
@@ -218,10 +268,68 @@ class SubprocessExecutor:
         env[agent_env.TI_TASK_ID] = launch.task_id
         env[agent_env.TI_MAP_INDEX] = str(launch.map_index)
         env[agent_env.TI_TRY_NUMBER] = str(launch.try_number)
-        env["VIRTUAL_ENV"] = str(venv.path)
-        env["PATH"] = f"{venv.path / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-        env["PYTHONUNBUFFERED"] = "1"
+        if launch.traceparent:
+            env[agent_env.TRACEPARENT] = launch.traceparent
+        env[agent_env.LOG_FORMAT] = current_log_format()
         return env
+
+    # --- fork servers ----------------------------------------------------------------------
+
+    def _fork_server(self, venv: Venv) -> ForkServer | None:
+        """The ready fork server of ``venv``, or ``None`` (then spawn): starts one in the
+        background the first time a venv is seen, and again a while after one failed."""
+        if not self._use_fork_servers or self._closing:
+            return None
+        server = self._fork_servers.get(venv.key)
+        if server is not None:
+            if server.ready:
+                return server
+            if not server.closed:
+                return None  # still importing
+            del self._fork_servers[venv.key]
+            self._fork_server_failed_at[venv.key] = time.monotonic()
+        failed_at = self._fork_server_failed_at.get(venv.key)
+        if failed_at is not None and time.monotonic() - failed_at < FORK_SERVER_RETRY_SECONDS:
+            return None
+        server = ForkServer(venv.python, self._venv_environment(venv), self._work_root)
+        self._fork_servers[venv.key] = server
+        task = asyncio.create_task(self._start_fork_server(venv, server), name="fork-server")
+        self._fork_server_starts.add(task)
+        task.add_done_callback(self._fork_server_starts.discard)
+        return None
+
+    async def _start_fork_server(self, venv: Venv, server: ForkServer) -> None:
+        try:
+            await server.start()
+        except ForkServerError as exc:
+            log.warning(
+                "agent fork server unavailable; agents are spawned instead",
+                venv=str(venv.path),
+                error=str(exc),
+            )
+
+    async def _start_agent(self, venv: Venv, env: dict[str, str], dag_dir: Path) -> AgentProcess:
+        server = self._fork_server(venv)
+        if server is not None:
+            try:
+                return await server.spawn(env, str(dag_dir))
+            except ForkServerError as exc:
+                log.warning("agent fork server failed; spawning the agent", error=str(exc))
+                await server.close()
+        try:
+            return await asyncio.create_subprocess_exec(
+                str(venv.python),
+                "-m",
+                "leoflow_sdk.agent",
+                cwd=str(dag_dir),
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise ExecutorRefused(f"cannot start the agent ({venv.python}): {exc}") from exc
 
     async def _spawn(self, launch: TaskLaunch, ref: TryLogRef, venv: Venv, token: str) -> _Agent:
         work = self._work_root / f"{launch.ti_id}-{launch.try_number}"
@@ -229,21 +337,12 @@ class SubprocessExecutor:
         work.mkdir(parents=True, mode=0o700)
         project = self._dag_dir_for(launch.dag_id) if self._dag_dir_for else None
         dag_dir = project if project is not None and project.is_dir() else work
+        env = self._environment(launch, ref, venv, token, dag_dir)
         try:
-            process = await asyncio.create_subprocess_exec(
-                str(venv.python),
-                "-m",
-                "leoflow_sdk.agent",
-                cwd=str(dag_dir),
-                env=self._environment(launch, ref, venv, token, dag_dir),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
-            )
-        except OSError as exc:
+            process = await self._start_agent(venv, env, dag_dir)
+        except BaseException:
             shutil.rmtree(work, ignore_errors=True)
-            raise ExecutorRefused(f"cannot start the agent ({venv.python}): {exc}") from exc
+            raise
         return _Agent(launch, process, ref, work)
 
     # --- watching --------------------------------------------------------------------------
@@ -256,6 +355,7 @@ class SubprocessExecutor:
                 line = raw.decode("utf-8", "replace").rstrip()
                 if line:
                     agent.output.append(line)
+                    relay_agent_output(line, **_correlation(agent))
             code = await process.wait()
         finally:
             self._signal_group(agent, signal.SIGKILL)  # leftovers of a dead agent
@@ -266,7 +366,7 @@ class SubprocessExecutor:
         with contextlib.suppress(Exception):
             await self._after_exit(agent, code)
 
-    async def _after_exit(self, agent: _Agent, code: int) -> None:
+    async def _after_exit(self, agent: _Agent, code: int | None) -> None:
         """An agent that exits while its try is still queued or running did not deliver an
         outcome: fail the try now (it may retry) rather than wait for a reaper."""
         launch = agent.launch
@@ -274,7 +374,12 @@ class SubprocessExecutor:
         state, number = states.get(launch.ti_id, (None, None))
         if number != launch.try_number or state not in _LIVE or self._closing:
             return
-        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        if code is None:
+            how = "exited (its exit status was lost with the fork server that started it)"
+        elif code < 0:
+            how = f"was killed by signal {-code}"
+        else:
+            how = f"exited with code {code}"
         error = f"the agent process {how} before reporting an outcome"
         for line in agent.output:
             await self._logs.write(agent.ref, f"[leoflow] agent output: {line}", level="error")
@@ -367,3 +472,8 @@ class SubprocessExecutor:
         if self._reconciler is not None:
             self._reconciler.cancel()
             await asyncio.gather(self._reconciler, return_exceptions=True)
+        for task in list(self._fork_server_starts):
+            task.cancel()
+        await asyncio.gather(*self._fork_server_starts, return_exceptions=True)
+        servers, self._fork_servers = list(self._fork_servers.values()), {}
+        await asyncio.gather(*(server.close() for server in servers), return_exceptions=True)

@@ -12,13 +12,17 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+import structlog
+
 from leoflow.executors.base import Executor, TaskLaunch
-from leoflow.telemetry import get_logger
+from leoflow.telemetry import get_logger, get_tracer
 from leoflow.telemetry.metrics import DISPATCH_LATENCY, DISPATCH_QUEUE_DEPTH
+from leoflow.telemetry.tracing import try_context
 
 ErrorHandler = Callable[[TaskLaunch, BaseException], Awaitable[None]]
 
 log = get_logger(__name__)
+tracer = get_tracer(__name__)
 
 
 class DispatchPool:
@@ -68,7 +72,7 @@ class DispatchPool:
             DISPATCH_QUEUE_DEPTH.set(self._queue.qsize())
             self._busy += 1
             try:
-                await self._executor.submit(launch)
+                await self._submit(launch)
                 DISPATCH_LATENCY.observe(time.perf_counter() - queued_at)
             except asyncio.CancelledError:
                 raise
@@ -85,3 +89,26 @@ class DispatchPool:
             finally:
                 self._busy -= 1
                 self._queue.task_done()
+
+    async def _submit(self, launch: TaskLaunch) -> None:
+        """Hand the try to the executor inside its ``executor.submit`` span (a child of the
+        try's root), with the try's correlation fields on every log line said meanwhile."""
+        fields: dict[str, str | int] = {
+            "dag_id": launch.dag_id,
+            "run_id": launch.run_id,
+            "task_id": launch.task_id,
+            "try_number": launch.try_number,
+        }
+        with (
+            structlog.contextvars.bound_contextvars(**fields),
+            tracer.start_as_current_span(
+                "executor.submit",
+                context=try_context(launch.ti_id, launch.try_number),
+                attributes={
+                    "leoflow.executor": getattr(self._executor, "name", "unknown"),
+                    "leoflow.task_type": launch.task_type,
+                    **{f"leoflow.{name}": value for name, value in fields.items()},
+                },
+            ),
+        ):
+            await self._executor.submit(launch)

@@ -28,7 +28,7 @@ from leoflow.scheduler.dispatch_pool import DispatchPool
 from leoflow.scheduler.planner import Move, MoveKind, TaskInstanceView, plan_run
 from leoflow.scheduler.retries import failure_outcome
 from leoflow.scheduler.run_outcome import RunVerdict
-from leoflow.scheduler.state_reports import TaskReporter
+from leoflow.scheduler.state_reports import TaskReporter, observe_transition
 from leoflow.scheduler.timetables import (
     CronTimetable,
     DeltaTimetable,
@@ -70,7 +70,7 @@ from leoflow.store.task_instances import (
     transition_task_instance,
 )
 from leoflow.store.wakeups import SCHEDULER_CHANNEL, Listener, notify
-from leoflow.telemetry import get_logger
+from leoflow.telemetry import get_logger, get_tracer
 from leoflow.telemetry.metrics import (
     ACTIVE_DAG_RUNS,
     AGENT_LOST,
@@ -83,11 +83,13 @@ from leoflow.telemetry.metrics import (
     SCHEDULER_LOOP_DURATION,
     SCHEDULER_PASS_ERRORS,
     SCHEDULING_LATENCY,
-    TASK_RETRIES,
     TASK_STATE_TRANSITIONS,
 )
+from leoflow.telemetry.tracing import traceparent, try_context
+from leoflow.telemetry.tries import TryRef
 
 log = get_logger(__name__)
+tracer = get_tracer(__name__)
 
 MAX_SCHEDULED_RUNS_PER_PASS = 100
 """Catch-up creates at most this many runs per DAG and pass (the next pass continues)."""
@@ -548,6 +550,7 @@ class Scheduler:
             DISPATCH_AT_CAPACITY.inc()
             return
         chosen = await self._within_task_limits(candidates, free)
+        decided_ns = time.time_ns()
         claimed = await claim_for_dispatch(
             self._pool, [(c.id, c.try_number) for c in chosen], self.scheduler_id
         )
@@ -555,25 +558,50 @@ class Scheduler:
             if cand.id not in claimed:
                 continue
             compiled = await self.catalog.get(cand.dag_version_id)
-            launch = TaskLaunch(
-                ti_id=cand.id,
-                run_uuid=cand.run_uuid,
-                dag_id=cand.dag_id,
-                run_id=cand.run_id,
-                task_id=cand.task_id,
-                map_index=cand.map_index,
-                try_number=cand.try_number,
-                task_type=compiled.tasks[cand.task_id].type.value,
-                dag_version_id=cand.dag_version_id,
-                logical_date=cand.logical_date,
-                task_spec=compiled.task_payload(cand.task_id),
-            )
-            TASK_STATE_TRANSITIONS.labels("scheduled", "queued").inc()
-            SCHEDULER_DECISIONS.labels("dispatch").inc()
-            reported = self.reporter.last_terminal_report.pop(cand.run_uuid, None)
-            if reported is not None:
-                SCHEDULING_LATENCY.observe(time.perf_counter() - reported)
-            if not self._dispatch.offer(launch):  # cannot happen: we claimed <= free slots
+            task_type = compiled.tasks[cand.task_id].type.value
+            # The try's trace starts here: the decision is the first span under its root.
+            with tracer.start_as_current_span(
+                "scheduler.decision",
+                context=try_context(cand.id, cand.try_number),
+                start_time=decided_ns,
+                attributes={
+                    "leoflow.decision": "dispatch",
+                    "leoflow.dag_id": cand.dag_id,
+                    "leoflow.task_id": cand.task_id,
+                    "leoflow.run_id": cand.run_id,
+                    "leoflow.try_number": cand.try_number,
+                    "leoflow.task_type": task_type,
+                    "leoflow.scheduler_id": self.scheduler_id,
+                },
+            ):
+                launch = TaskLaunch(
+                    ti_id=cand.id,
+                    run_uuid=cand.run_uuid,
+                    dag_id=cand.dag_id,
+                    run_id=cand.run_id,
+                    task_id=cand.task_id,
+                    map_index=cand.map_index,
+                    try_number=cand.try_number,
+                    task_type=task_type,
+                    dag_version_id=cand.dag_version_id,
+                    logical_date=cand.logical_date,
+                    task_spec=compiled.task_payload(cand.task_id),
+                    traceparent=traceparent(cand.id, cand.try_number),
+                )
+                TASK_STATE_TRANSITIONS.labels("scheduled", "queued").inc()
+                SCHEDULER_DECISIONS.labels("dispatch").inc()
+                reported = self.reporter.last_terminal_report.pop(cand.run_uuid, None)
+                if reported is not None:
+                    SCHEDULING_LATENCY.observe(time.perf_counter() - reported)
+                log.info(
+                    "task queued",
+                    dag_id=cand.dag_id,
+                    run_id=cand.run_id,
+                    task_id=cand.task_id,
+                    try_number=cand.try_number,
+                )
+                offered = self._dispatch.offer(launch)
+            if not offered:  # cannot happen: we claimed <= free slots
                 await self._on_dispatch_error(launch, RuntimeError("dispatch queue full"))
 
     async def _within_task_limits(
@@ -607,9 +635,15 @@ class Scheduler:
             self._pool, launch.ti_id, outcome.state, try_number=launch.try_number, **fields
         )
         if result.applied:
-            TASK_STATE_TRANSITIONS.labels("queued", outcome.state.value).inc()
-            if outcome.state is TaskState.UP_FOR_RETRY:
-                TASK_RETRIES.inc()
+            ref = TryRef(
+                launch.ti_id,
+                launch.try_number,
+                launch.dag_id,
+                launch.run_id,
+                launch.task_id,
+                task_type=launch.task_type,
+            )
+            observe_transition(ref, TaskState.QUEUED, result)
             log.error(
                 "task failed to start",
                 dag_id=launch.dag_id,
@@ -631,7 +665,14 @@ class Scheduler:
             await self._guarded("reap_dispatch_lost", self._handle_lost_dispatch(lost, now))
 
     async def _fail_with_policy(
-        self, ti_id: UUID, run_uuid: UUID, task_id: str, try_number: int, now: datetime
+        self,
+        ti_id: UUID,
+        run_uuid: UUID,
+        task_id: str,
+        try_number: int,
+        now: datetime,
+        *,
+        source: TaskState,
     ) -> TaskState | None:
         runs = await list_active_runs(self._pool, RunState.RUNNING, [run_uuid])
         if not runs:
@@ -646,16 +687,25 @@ class Scheduler:
         )
         if not result.applied:
             return None
-        if outcome.state is TaskState.UP_FOR_RETRY:
-            TASK_RETRIES.inc()
+        task = compiled.tasks.get(task_id)
+        ref = TryRef(
+            ti_id,
+            try_number,
+            runs[0].dag_id,
+            runs[0].run_id,
+            task_id,
+            task_type=task.type.value if task is not None else "unknown",
+        )
+        observe_transition(ref, source, result)
         self.wakeup.mark_run(run_uuid)
         return outcome.state
 
     async def _fail_lost_agent(self, ti: TaskInstanceState, now: datetime) -> None:
-        state = await self._fail_with_policy(ti.id, ti.run_uuid, ti.task_id, ti.try_number, now)
+        state = await self._fail_with_policy(
+            ti.id, ti.run_uuid, ti.task_id, ti.try_number, now, source=TaskState.RUNNING
+        )
         if state is not None:
             AGENT_LOST.inc()
-            TASK_STATE_TRANSITIONS.labels("running", state.value).inc()
             log.warning(
                 "agent_lost: no heartbeat, try failed",
                 task_id=ti.task_id,
@@ -675,7 +725,9 @@ class Scheduler:
                     "dispatch_lost: try re-dispatched", task_id=task_id, try_number=try_number
                 )
             return
-        state = await self._fail_with_policy(ti_id, run_uuid, task_id, try_number, now)
+        state = await self._fail_with_policy(
+            ti_id, run_uuid, task_id, try_number, now, source=TaskState.QUEUED
+        )
         if state is not None:
             DISPATCH_LOST.labels("failed").inc()
             log.warning("dispatch_lost: try failed", task_id=task_id, try_number=try_number)

@@ -19,14 +19,17 @@ from uuid import UUID
 from leoflow.scheduler.dag_catalog import DagCatalog
 from leoflow.scheduler.retries import failure_outcome
 from leoflow.states import TaskState, TransitionRefusal
-from leoflow.store.pool import Database, acquire
+from leoflow.store.pool import Database, single_statement
 from leoflow.store.task_instances import TransitionResult, transition_task_instance
 from leoflow.telemetry.metrics import TASK_RETRIES, TASK_STATE_TRANSITIONS
+from leoflow.telemetry.tries import TryRef, try_finished, try_started
 
 REPORTABLE_STATES = frozenset(
     {TaskState.RUNNING, TaskState.SUCCESS, TaskState.FAILED, TaskState.SKIPPED}
 )
 """States an agent (or executor) may report for its own try."""
+
+_FINAL = frozenset({TaskState.SUCCESS, TaskState.FAILED, TaskState.SKIPPED, TaskState.UP_FOR_RETRY})
 
 
 @dataclass(frozen=True)
@@ -39,20 +42,52 @@ class TaskIdentity:
     dag_version_id: UUID
     state: TaskState
     try_number: int
+    dag_id: str = ""
+    run_id: str = ""
+    tenant: str | None = None
 
 
 async def load_identity(db: Database, ti_id: UUID) -> TaskIdentity | None:
-    """The task instance's run, task and DAG version."""
-    async with acquire(db) as conn:
+    """The task instance's run, task and DAG version (and the names its telemetry uses)."""
+    async with single_statement(db) as conn:
         cur = await conn.execute(
-            "SELECT ti.id, ti.run_uuid, ti.task_id, r.dag_version_id, ti.state, ti.try_number "
-            "FROM task_instances ti JOIN dag_runs r ON r.id = ti.run_uuid WHERE ti.id = %s",
+            "SELECT ti.id, ti.run_uuid, ti.task_id, r.dag_version_id, ti.state, ti.try_number, "
+            "d.dag_id, r.run_id, t.name "
+            "FROM task_instances ti JOIN dag_runs r ON r.id = ti.run_uuid "
+            "JOIN dags d ON d.id = r.dag_uuid JOIN tenants t ON t.id = d.tenant_id "
+            "WHERE ti.id = %s",
             (ti_id,),
         )
         row = await cur.fetchone()
     if row is None:
         return None
-    return TaskIdentity(row[0], row[1], row[2], row[3], TaskState(row[4]), int(row[5]))
+    return TaskIdentity(
+        row[0], row[1], row[2], row[3], TaskState(row[4]), int(row[5]), row[6], row[7], row[8]
+    )
+
+
+def observe_transition(ref: TryRef, source: TaskState, result: TransitionResult) -> None:
+    """Metrics, root span and log line of an applied move of a try (any writer)."""
+    target = result.target
+    if target is None:
+        return
+    TASK_STATE_TRANSITIONS.labels(source.value, target.value).inc()
+    if target is TaskState.UP_FOR_RETRY:
+        TASK_RETRIES.inc()
+    row = result.task_instance
+    if row is None:
+        return
+    if target is TaskState.RUNNING:
+        try_started(ref, row.queued_at, row.start_date)
+    elif target in _FINAL:
+        try_finished(
+            ref,
+            target.value,
+            queued_at=row.queued_at,
+            start_date=row.start_date,
+            end_date=row.end_date,
+            duration=row.duration,
+        )
 
 
 RunWaker = Callable[[UUID], None]
@@ -103,8 +138,8 @@ class TaskReporter:
         if state is TaskState.RUNNING:
             fields = {"hostname": hostname, "pid": pid}
         target = state
+        compiled = await self._catalog.get(identity.dag_version_id)
         if state is TaskState.FAILED:
-            compiled = await self._catalog.get(identity.dag_version_id)
             outcome = failure_outcome(
                 compiled.retry_policy(identity.task_id), try_number, self._clock()
             )
@@ -115,9 +150,17 @@ class TaskReporter:
             self._db, ti_id, target, try_number=try_number, **fields
         )
         if result.applied:
-            TASK_STATE_TRANSITIONS.labels(identity.state.value, target.value).inc()
-            if target is TaskState.UP_FOR_RETRY:
-                TASK_RETRIES.inc()
+            task = compiled.tasks.get(identity.task_id)
+            ref = TryRef(
+                ti_id,
+                try_number,
+                identity.dag_id,
+                identity.run_id,
+                identity.task_id,
+                identity.tenant,
+                task.type.value if task is not None else "unknown",
+            )
+            observe_transition(ref, identity.state, result)
             if target is not TaskState.RUNNING:
                 self.last_terminal_report[identity.run_uuid] = time.perf_counter()
                 self._wake_run(identity.run_uuid)

@@ -17,7 +17,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from leoflow.states import RunState, legal_run_sources
-from leoflow.store.pool import Database, acquire
+from leoflow.store.pool import Database, acquire, single_statement
 
 COLUMNS = (
     "id, dag_uuid, run_id, dag_version_id, state, run_type, triggered_by, logical_date, "
@@ -175,7 +175,7 @@ async def transition_dag_run(
     """
     target = RunState(to_state)
     sources = [s.value for s in legal_run_sources(target, by_operator=by_operator)]
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = conn.cursor(row_factory=class_row(DagRun))
         await cur.execute(_TRANSITION, {"to": target.value, "id": run_uuid, "sources": sources})
         return await cur.fetchone()

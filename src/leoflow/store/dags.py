@@ -107,3 +107,22 @@ async def set_dag_paused(db: Database, tenant_id: UUID, dag_id: str, paused: boo
             (paused, tenant_id, dag_id),
         )
         return await cur.fetchone()
+
+
+async def set_dag_active(db: Database, tenant_id: UUID, dag_id: str, active: bool) -> Dag | None:
+    """Mark a DAG active or stale (its source is gone); ``None`` when no such DAG exists.
+
+    A stale DAG keeps its versions and history but is neither scheduled nor triggerable;
+    registering a version (``upsert_dag``) makes it active again.
+    """
+    async with acquire(db) as conn:
+        cur = conn.cursor(row_factory=class_row(Dag))
+        await cur.execute(
+            f"""
+            UPDATE dags SET is_active = %s
+            WHERE tenant_id = %s AND dag_id = %s
+            RETURNING {COLUMNS}
+            """,
+            (active, tenant_id, dag_id),
+        )
+        return await cur.fetchone()

@@ -3,10 +3,18 @@
 Store functions take a :data:`Database`: either a connection (the caller owns the transaction,
 so several calls can commit together) or a pool (the function borrows a connection for one
 transaction that commits when it returns).
+
+Round trips are the cost that matters on the per-task paths (a try makes a few dozen store
+calls): a borrowed connection in a transaction pays ``BEGIN`` and ``COMMIT`` on top of its
+statement, and a check before use. :func:`single_statement` lets a function that runs one
+statement skip the first two (the statement is its own transaction), and the pool checks only
+connections that sat idle long enough for the server to have gone away unnoticed.
 """
 
 from __future__ import annotations
 
+import time
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeAlias
@@ -33,6 +41,48 @@ async def acquire(db: Database) -> AsyncIterator[Connection]:
         yield conn
 
 
+@asynccontextmanager
+async def single_statement(db: Database) -> AsyncIterator[Connection]:
+    """Like :func:`acquire`, for work that is one statement (or statements that need not commit
+    together): a borrowed connection runs in autocommit, so the statement is its own
+    transaction and ``BEGIN``/``COMMIT`` cost no round trips. A caller's connection is used as
+    is, inside the caller's transaction."""
+    if isinstance(db, AsyncConnection):
+        yield db
+        return
+    async with db.connection() as conn:
+        await conn.set_autocommit(True)
+        try:
+            yield conn
+        finally:
+            if not conn.closed:
+                await conn.set_autocommit(False)
+
+
+CHECK_IDLE_AFTER_SECONDS = 2.0
+"""A connection back in the pool for less than this is not checked before its next use: the
+server cannot have restarted unnoticed in between (a restart takes longer, and a connection it
+closed while in use is discarded when it comes back)."""
+
+
+class _IdleCheck:
+    """The pool's ``check``/``reset`` pair: check a connection only after it sat idle."""
+
+    def __init__(self, idle_seconds: float) -> None:
+        self._idle_seconds = idle_seconds
+        self._returned: weakref.WeakKeyDictionary[Connection, float] = weakref.WeakKeyDictionary()
+
+    async def check(self, conn: Connection) -> None:
+        returned = self._returned.get(conn)
+        if returned is None or time.monotonic() - returned >= self._idle_seconds:
+            await AsyncConnectionPool.check_connection(conn)
+
+    async def reset(self, conn: Connection) -> None:
+        if conn.autocommit:  # a borrower left it in autocommit: never hand that on
+            await conn.set_autocommit(False)
+        self._returned[conn] = time.monotonic()
+
+
 async def create_pool(
     dsn: str,
     *,
@@ -44,9 +94,11 @@ async def create_pool(
 ) -> Pool:
     """Open an async pool on ``dsn`` and wait until its first connections work.
 
-    Connections are checked on checkout, so a database restart costs one failed check instead
-    of an error in the caller. Close the pool with ``await pool.close()`` (or ``async with``).
+    Connections idle for ``CHECK_IDLE_AFTER_SECONDS`` are checked on checkout, so a database
+    restart costs one failed check instead of an error in the caller. Close the pool with
+    ``await pool.close()`` (or ``async with``).
     """
+    idle = _IdleCheck(CHECK_IDLE_AFTER_SECONDS)
     pool: Pool = AsyncConnectionPool(
         libpq_dsn(dsn),
         min_size=min_size,
@@ -54,7 +106,8 @@ async def create_pool(
         name=name,
         open=False,
         kwargs={"application_name": application_name},
-        check=AsyncConnectionPool.check_connection,
+        check=idle.check,
+        reset=idle.reset,
     )
     await pool.open(wait=True, timeout=open_timeout)
     return pool

@@ -17,7 +17,7 @@ from uuid import UUID
 from psycopg.rows import class_row
 
 from leoflow.states import RunState, TaskState
-from leoflow.store.pool import Database, acquire
+from leoflow.store.pool import Database, single_statement
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ async def list_active_runs(
         ORDER BY r.run_after, r.created_at
     """
     ids = list(run_uuids) if run_uuids is not None else None
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = conn.cursor(row_factory=class_row(ActiveRun))
         await cur.execute(query, {"state": RunState(state).value, "ids": ids})
         return await cur.fetchall()
@@ -121,7 +121,7 @@ async def list_task_instance_states(
     """Current try state of every task instance of the given runs (one round trip)."""
     if not run_uuids:
         return []
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = conn.cursor(row_factory=class_row(TaskInstanceState))
         await cur.execute(
             "SELECT id, run_uuid, task_id, state, try_number, max_tries, next_retry_at "
@@ -161,7 +161,7 @@ async def apply_moves(db: Database, moves: Sequence[PlannedMove]) -> set[UUID]:
         [m.target.value for m in moves],
         [m.try_number for m in moves],
     )
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = await conn.execute(_APPLY_MOVES, params)
         return {row[0] for row in await cur.fetchall()}
 
@@ -178,7 +178,7 @@ async def list_dispatch_candidates(db: Database, limit: int) -> list[DispatchCan
         ORDER BY ti.updated_at, ti.id
         LIMIT %s
     """
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = conn.cursor(row_factory=class_row(DispatchCandidate))
         await cur.execute(query, (limit,))
         return await cur.fetchall()
@@ -193,7 +193,7 @@ async def count_active_task_instances(db: Database, dag_uuids: Sequence[UUID]) -
         WHERE ti.state IN ('queued', 'running', 'deferred') AND r.dag_uuid = ANY(%s::uuid[])
         GROUP BY r.dag_uuid
     """
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = await conn.execute(query, (list(dag_uuids),))
         return {row[0]: int(row[1]) for row in await cur.fetchall()}
 
@@ -202,7 +202,7 @@ async def count_running_runs(db: Database, dag_uuids: Sequence[UUID]) -> dict[UU
     """Running runs per DAG (for ``max_active_runs``)."""
     if not dag_uuids:
         return {}
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = await conn.execute(
             "SELECT dag_uuid, count(*) FROM dag_runs WHERE state = 'running' "
             "AND dag_uuid = ANY(%s::uuid[]) GROUP BY dag_uuid",
@@ -224,7 +224,7 @@ async def list_schedulable_dags(db: Database) -> list[SchedulableDag]:
         ) s ON true
         WHERE NOT d.is_paused AND d.is_active AND d.latest_version_id IS NOT NULL
     """
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = conn.cursor(row_factory=class_row(SchedulableDag))
         await cur.execute(query)
         return await cur.fetchall()
@@ -232,7 +232,7 @@ async def list_schedulable_dags(db: Database) -> list[SchedulableDag]:
 
 async def load_version_spec(db: Database, version_id: UUID) -> dict[str, Any]:
     """The compiled ``dag.json`` of a DAG version (immutable: callers may cache it forever)."""
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = await conn.execute("SELECT spec FROM dag_versions WHERE id = %s", (version_id,))
         row = await cur.fetchone()
     if row is None:
@@ -243,7 +243,7 @@ async def load_version_spec(db: Database, version_id: UUID) -> dict[str, Any]:
 
 async def list_stale_running(db: Database, older_than: datetime) -> list[TaskInstanceState]:
     """``running`` task instances whose last heartbeat is older than ``older_than``."""
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = conn.cursor(row_factory=class_row(TaskInstanceState))
         await cur.execute(
             "SELECT id, run_uuid, task_id, state, try_number, max_tries, next_retry_at "
@@ -267,7 +267,7 @@ class LostDispatch:
 
 async def list_lost_dispatches(db: Database, older_than: datetime) -> list[LostDispatch]:
     """``queued`` task instances queued before ``older_than`` that never started."""
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = conn.cursor(row_factory=class_row(LostDispatch))
         await cur.execute(
             "SELECT id, run_uuid, task_id, try_number, dispatch_attempts FROM task_instances "
@@ -281,7 +281,7 @@ async def record_scheduler_heartbeat(
     db: Database, scheduler_id: str, hostname: str, pid: int, *, is_leader: bool
 ) -> None:
     """Stamp this scheduler's liveness (what ``/monitor/health`` reports)."""
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         await conn.execute(
             """
             INSERT INTO scheduler_heartbeats (scheduler_id, hostname, pid, is_leader)
@@ -305,7 +305,7 @@ class SchedulerHeartbeat:
 
 async def latest_scheduler_heartbeat(db: Database) -> SchedulerHeartbeat | None:
     """The most recent heartbeat of a leading scheduler (any scheduler when none leads)."""
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = conn.cursor(row_factory=class_row(SchedulerHeartbeat))
         await cur.execute(
             "SELECT scheduler_id, hostname, is_leader, heartbeat_at FROM scheduler_heartbeats "
@@ -334,7 +334,7 @@ async def claim_for_dispatch(
     """
     if not claims:
         return set()
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = await conn.execute(
             _CLAIM, (queued_by, [c[0] for c in claims], [c[1] for c in claims])
         )
@@ -359,7 +359,7 @@ async def list_run_fingerprints(db: Database, run_uuids: Sequence[UUID]) -> list
     """
     if not run_uuids:
         return []
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = conn.cursor(row_factory=class_row(RunFingerprint))
         await cur.execute(
             """

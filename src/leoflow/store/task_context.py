@@ -16,7 +16,7 @@ from psycopg.rows import class_row
 
 from leoflow.states import TaskState
 from leoflow.store import connections
-from leoflow.store.pool import Database, acquire
+from leoflow.store.pool import Database, single_statement
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ async def find_task_try(
     db: Database, tenant: str, dag_id: str, run_id: str, task_id: str, *, map_index: int = -1
 ) -> TaskTry | None:
     """The task instance named by its human identity, or ``None`` when it does not exist."""
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = conn.cursor(row_factory=class_row(TaskTry))
         await cur.execute(
             _FIND + "WHERE t.name = %s AND d.dag_id = %s AND r.run_id = %s "
@@ -75,7 +75,7 @@ async def find_task_try(
 
 async def get_task_try(db: Database, ti_id: UUID) -> TaskTry | None:
     """The same view, by task instance id (what executors hold)."""
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = conn.cursor(row_factory=class_row(TaskTry))
         await cur.execute(_FIND + "WHERE ti.id = %s", (ti_id,))
         return await cur.fetchone()
@@ -83,7 +83,7 @@ async def get_task_try(db: Database, ti_id: UUID) -> TaskTry | None:
 
 async def archived_try_state(db: Database, ti_id: UUID, try_number: int) -> TaskState | None:
     """How an earlier try ended, from ``task_instance_history`` (``None`` if not archived)."""
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = await conn.execute(
             "SELECT state FROM task_instance_history "
             "WHERE task_instance_id = %s AND try_number = %s",
@@ -95,7 +95,7 @@ async def archived_try_state(db: Database, ti_id: UUID, try_number: int) -> Task
 
 async def tenant_name_of_run(db: Database, run_uuid: UUID) -> str:
     """The name of the tenant a run belongs to (agent tokens carry names, not ids)."""
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = await conn.execute(
             "SELECT t.name FROM dag_runs r JOIN dags d ON d.id = r.dag_uuid "
             "JOIN tenants t ON t.id = d.tenant_id WHERE r.id = %s",
@@ -107,18 +107,20 @@ async def tenant_name_of_run(db: Database, run_uuid: UUID) -> str:
     return str(row[0])
 
 
-async def list_all_variables(db: Database, tenant_id: UUID) -> list[tuple[str, str | None]]:
-    """Every variable of a tenant as ``(key, value)`` (delivered to its tasks)."""
-    async with acquire(db) as conn:
+async def list_all_variables(db: Database, tenant_id: UUID) -> list[tuple[str, str | None, bool]]:
+    """Every variable of a tenant as ``(key, stored value, is_encrypted)`` (delivered to its
+    tasks once opened)."""
+    async with single_statement(db) as conn:
         cur = await conn.execute(
-            "SELECT key, value FROM variables WHERE tenant_id = %s ORDER BY key", (tenant_id,)
+            "SELECT key, value, is_encrypted FROM variables WHERE tenant_id = %s ORDER BY key",
+            (tenant_id,),
         )
-        return [(str(r[0]), r[1]) for r in await cur.fetchall()]
+        return [(str(r[0]), r[1], bool(r[2])) for r in await cur.fetchall()]
 
 
 async def list_all_connections(db: Database, tenant_id: UUID) -> list[connections.Connection]:
     """Every connection of a tenant, secrets still sealed (delivered to its tasks)."""
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = conn.cursor(row_factory=class_row(connections.Connection))
         await cur.execute(
             f"SELECT {connections.COLUMNS} FROM connections WHERE tenant_id = %s ORDER BY conn_id",
@@ -131,7 +133,7 @@ async def keep_queued(db: Database, ti_id: UUID, try_number: int) -> bool:
     """Restart the dispatch-lost clock of a queued try that is waiting on its executor (a
     venv being built, all slots busy): it is not lost, only waiting. ``False`` when the try
     is no longer queued."""
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = await conn.execute(
             "UPDATE task_instances SET queued_at = now() "
             "WHERE id = %s AND try_number = %s AND state = 'queued' RETURNING id",
@@ -144,7 +146,7 @@ async def current_try_states(db: Database, ti_ids: list[UUID]) -> dict[UUID, tup
     """State and try number of each task instance (for executors watching their launches)."""
     if not ti_ids:
         return {}
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = await conn.execute(
             "SELECT id, state, try_number FROM task_instances WHERE id = ANY(%s::uuid[])",
             (ti_ids,),

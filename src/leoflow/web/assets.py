@@ -105,7 +105,8 @@ def provisioning_hint(dest: Path | None = None) -> str:
     )
 
 
-def _read_manifest(dest: Path) -> dict[str, Any] | None:
+def read_manifest(dest: Path) -> dict[str, Any] | None:
+    """The ``manifest.json`` of a provisioned folder, or ``None`` when absent or unreadable."""
     try:
         data = json.loads((dest / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -115,7 +116,7 @@ def _read_manifest(dest: Path) -> dict[str, Any] | None:
 
 def find_assets(dest: Path) -> UiAssets | None:
     """The provisioned files at ``dest``, or ``None`` when they are missing or incomplete."""
-    manifest = _read_manifest(dest)
+    manifest = read_manifest(dest)
     if manifest is None or manifest.get("version") != AIRFLOW_UI_VERSION:
         return None
     if not (dest / "ui" / "index.html").is_file() or not (dest / "auth" / "index.html").is_file():

@@ -51,12 +51,13 @@ API_PREFIXES = (
     "execution/",
     "static/",
     "assets/",
+    "ide/",
     f"{branding.BRAND_PATH}/",
 )
 """First path segments that never fall back to the web app (an unknown API URL is a JSON
 404, not an HTML page the client cannot parse)."""
 
-API_EXACT = frozenset({"api", "ui", "auth", "docs", "redoc", "openapi.json", "health"})
+API_EXACT = frozenset({"api", "ui", "auth", "ide", "docs", "redoc", "openapi.json", "health"})
 
 _PAGE_HEADERS = {
     "Cache-Control": "no-cache",
@@ -103,6 +104,9 @@ class WebState:
     login: StaticFolder | None
     index_template: str
     login_template: str
+    head_extra: str = ""
+    """Markup added to the web app's ``<head>`` when it is served (Lite's editor adds the
+    script that makes its navigation button open the editor)."""
 
     @property
     def instance_name(self) -> str:
@@ -116,11 +120,14 @@ def get_web(request: Request) -> WebState:
     return state
 
 
-def render_page(template: str, scope: Scope, title: str | None = None) -> str:
-    """An ``index.html`` template with its base filled (and the tab title, when given)."""
+def render_page(template: str, scope: Scope, title: str | None = None, head_extra: str = "") -> str:
+    """An ``index.html`` template with its base filled (and the tab title and extra ``<head>``
+    markup, when given)."""
     page = template.replace(BASE_PLACEHOLDER, html.escape(base_href(scope), quote=True))
     if title is not None:
         page = page.replace("<title>Airflow</title>", f"<title>{html.escape(title)}</title>", 1)
+    if head_extra:
+        page = page.replace("</head>", f"{head_extra}\n  </head>", 1)
     return page
 
 
@@ -166,7 +173,7 @@ def index_response(state: WebState, scope: Scope) -> Response:
     """The web app's entry page for any of its routes."""
     if state.assets is None:
         return missing_assets_page(state)
-    page = render_page(state.index_template, scope, state.instance_name)
+    page = render_page(state.index_template, scope, state.instance_name, state.head_extra)
     return HTMLResponse(page, headers=_PAGE_HEADERS)
 
 

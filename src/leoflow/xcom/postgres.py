@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from leoflow.store.pool import Database, acquire
+from leoflow.store.pool import Database, single_statement
 from leoflow.xcom.backend import UNMAPPED, RunScope, StoredXCom, XComAddress
 
 SWEEP_BATCH = 1000
@@ -42,7 +42,7 @@ class PostgresXComBackend:
     async def put(
         self, address: XComAddress, value: bytes, content_type: str, ttl_seconds: int
     ) -> None:
-        async with acquire(self._db) as conn:
+        async with single_statement(self._db) as conn:
             await conn.execute(
                 """
                 INSERT INTO xcom (run_uuid, task_id, map_index, key, value, content_type,
@@ -64,7 +64,7 @@ class PostgresXComBackend:
             )
 
     async def get(self, address: XComAddress) -> StoredXCom | None:
-        async with acquire(self._db) as conn:
+        async with single_statement(self._db) as conn:
             cur = await conn.execute(
                 f"SELECT {_COLUMNS} FROM xcom WHERE run_uuid = %s AND task_id = %s "
                 f"AND map_index = %s AND key = %s AND {_LIVE}",
@@ -79,7 +79,7 @@ class PostgresXComBackend:
         run_uuid = addresses[0].scope.run_uuid
         if any(a.scope.run_uuid != run_uuid for a in addresses):
             raise ValueError("sizes() reads the XComs of one run at a time")
-        async with acquire(self._db) as conn:
+        async with single_statement(self._db) as conn:
             cur = await conn.execute(
                 f"""
                 SELECT x.task_id, x.map_index, x.key, x.size FROM xcom x
@@ -98,7 +98,7 @@ class PostgresXComBackend:
         return [found.get((a.task_id, a.map_index, a.key)) for a in addresses]
 
     async def list_run(self, scope: RunScope) -> list[StoredXCom]:
-        async with acquire(self._db) as conn:
+        async with single_statement(self._db) as conn:
             cur = await conn.execute(
                 f"SELECT {_COLUMNS} FROM xcom WHERE run_uuid = %s AND {_LIVE} "
                 "ORDER BY task_id, map_index, key",
@@ -107,7 +107,7 @@ class PostgresXComBackend:
             return [_stored(row) for row in await cur.fetchall()]
 
     async def delete_task(self, scope: RunScope, task_id: str, map_index: int = UNMAPPED) -> int:
-        async with acquire(self._db) as conn:
+        async with single_statement(self._db) as conn:
             cur = await conn.execute(
                 "DELETE FROM xcom WHERE run_uuid = %s AND task_id = %s AND map_index = %s",
                 (scope.run_uuid, task_id, map_index),
@@ -115,14 +115,14 @@ class PostgresXComBackend:
             return cur.rowcount
 
     async def delete_run(self, scope: RunScope) -> int:
-        async with acquire(self._db) as conn:
+        async with single_statement(self._db) as conn:
             cur = await conn.execute("DELETE FROM xcom WHERE run_uuid = %s", (scope.run_uuid,))
             return cur.rowcount
 
     async def sweep_expired(self) -> int:
         removed = 0
         while True:
-            async with acquire(self._db) as conn:
+            async with single_statement(self._db) as conn:
                 cur = await conn.execute(
                     """
                     DELETE FROM xcom WHERE ctid IN (

@@ -13,15 +13,30 @@ if TYPE_CHECKING:
     from leoflow_sdk.agent.task_process import TaskProcess
 
 
-def _start_standby(settings: AgentSettings) -> SpawnedProcess | None:
-    """The runtime, started before anything heavy is imported (see ``runtime.standby``)."""
+def _start_standby(
+    settings: AgentSettings, forked: SpawnedProcess | None = None
+) -> SpawnedProcess | None:
+    """The runtime, started before anything heavy is imported (see ``runtime.standby``).
+
+    ``forked``: the runtime an agent forked from a fork server has forked already; it is used
+    when it is what a spawn would have made (standby wanted, this interpreter, this folder).
+    """
+    if forked is not None:
+        fits = settings.python in (None, sys.executable) and forked.cwd == os.getcwd()
+        if settings.standby and fits:
+            return forked
+        from leoflow_sdk.agent.task_process import TaskProcess
+
+        TaskProcess(forked).discard()
     if not settings.standby:
         return None
     try:
         argv = runtime_argv(settings.python, standby=True)
         return spawn(argv, base_environment(os.environ), standby=True)
     except OSError as exc:
-        print(f"leoflow agent: could not start the runtime early ({exc})", file=sys.stderr)
+        from leoflow_sdk.agent.telemetry import default_log  # not before the runtime started
+
+        default_log().warning(f"could not start the runtime early ({exc})")
         return None
 
 
@@ -50,15 +65,24 @@ async def _run(settings: AgentSettings, standby: TaskProcess | None) -> int:
         await channel.close()
 
 
-def main() -> int:
-    """Read the settings and run the agent; its exit code (see ``supervisor``)."""
+def main(forked_standby: SpawnedProcess | None = None) -> int:
+    """Read the settings and run the agent; its exit code (see ``supervisor``).
+
+    ``forked_standby``: the runtime on standby, when this agent was forked by a fork server.
+    """
     try:
         settings = AgentSettings.from_env()
         os.chdir(settings.dag_dir)  # the task's working directory; every child inherits it
     except (SettingsError, OSError) as exc:
-        print(f"leoflow agent: {exc}", file=sys.stderr)
+        from leoflow_sdk.agent.telemetry import default_log
+
+        if forked_standby is not None:
+            from leoflow_sdk.agent.task_process import TaskProcess
+
+            TaskProcess(forked_standby).discard()
+        default_log().error(str(exc))
         return 2
-    spawned = _start_standby(settings)
+    spawned = _start_standby(settings, forked_standby)
     import asyncio
 
     from leoflow_sdk.agent.task_process import TaskProcess

@@ -22,6 +22,7 @@ import grpc
 import grpc.aio
 
 from leoflow_sdk.agent.settings import AgentSettings
+from leoflow_sdk.agent.telemetry import AgentTracer
 from leoflow_sdk.protocol import agent_pb2_grpc, bearer_metadata
 
 RETRYABLE_CODES = frozenset(
@@ -116,9 +117,17 @@ class ControlPlane:
     ) -> None:
         self.stub = agent_pb2_grpc.AgentServiceStub(channel)
         self.metadata = bearer_metadata(token)
+        self.tracer: AgentTracer | None = None
+        """Set by the agent: its calls then carry the try's ``traceparent``."""
         self.rpc_timeout_seconds = rpc_timeout_seconds
         self.retry_deadline_seconds = retry_deadline_seconds
         self._on_retry = on_retry
+
+    def call_metadata(self) -> tuple[tuple[str, str], ...]:
+        """The token, and the W3C trace context of the phase in progress when traced."""
+        if self.tracer is None or not self.tracer.active:
+            return tuple(self.metadata)
+        return (*self.metadata, *self.tracer.metadata())
 
     async def call_once(
         self, method: str, request: Any, *, attempt_seconds: float | None = None
@@ -127,7 +136,7 @@ class ControlPlane:
         stub_method = getattr(self.stub, method)
         return await stub_method(
             request,
-            metadata=self.metadata,
+            metadata=self.call_metadata(),
             timeout=attempt_seconds or self.rpc_timeout_seconds,
             wait_for_ready=True,
         )

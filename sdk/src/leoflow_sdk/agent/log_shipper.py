@@ -11,7 +11,6 @@ reported once the control plane is reachable again.
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections import deque
 
@@ -20,6 +19,7 @@ import grpc.aio
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from leoflow_sdk.agent.control_plane import RETRYABLE_CODES, Backoff, ControlPlane
+from leoflow_sdk.agent.telemetry import default_log, write_task_line
 from leoflow_sdk.protocol import agent_pb2
 
 BATCH_LINES = 500
@@ -74,9 +74,7 @@ class LogShipper:
     def emit(self, stream: int, text: str) -> None:
         """Queue one line (without its newline) from ``stream``."""
         if self._echo or self._stopped:
-            target = sys.stdout if stream == STDOUT else sys.stderr
-            target.write(text + "\n")
-            target.flush()
+            write_task_line(stream, text)
         if self._stopped:
             return
         self._sequence += 1
@@ -105,7 +103,7 @@ class LogShipper:
             self._task.cancel()
             return False
         except Exception as exc:  # the shipper failed: the try must still be reported
-            print(f"leoflow agent: log shipping failed: {exc!r}", file=sys.stderr)
+            default_log().error(f"log shipping failed: {exc!r}")
             return False
         return not self._pending and not self._unacked
 
@@ -145,7 +143,9 @@ class LogShipper:
         return agent_pb2.StreamLogsRequest(task_instance=self._key, lines=lines)
 
     async def _stream_once(self) -> None:
-        call = self._plane.stub.StreamLogs(metadata=self._plane.metadata, wait_for_ready=True)
+        call = self._plane.stub.StreamLogs(
+            metadata=self._plane.call_metadata(), wait_for_ready=True
+        )
         try:
             if self._unacked:
                 await call.write(self._request(list(self._unacked)))
@@ -177,13 +177,11 @@ class LogShipper:
     def _give_up(self, reason: str) -> None:
         """A refusal: stop shipping and write the lines to the agent's own output instead."""
         self._stopped = True
-        print(
-            f"leoflow agent: task logs are no longer shipped ({reason}); "
-            "writing them to the agent's output instead",
-            file=sys.stderr,
+        default_log().error(
+            f"task logs are no longer shipped ({reason}); writing them to the agent's output "
+            "instead"
         )
         for line in [*self._unacked, *self._pending]:
-            target = sys.stdout if line.stream == STDOUT else sys.stderr
-            target.write(line.line + "\n")
+            write_task_line(line.stream, line.line)
         self._unacked.clear()
         self._pending.clear()

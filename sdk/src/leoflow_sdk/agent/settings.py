@@ -68,6 +68,14 @@ it first thing, so the runtime boots while the agent imports gRPC and prepares t
 PYTHON: Final = "LEOFLOW_AGENT_PYTHON"
 """Interpreter that runs the runtime (default: the agent's own, i.e. the DAG's environment)."""
 
+TRACEPARENT: Final = "LEOFLOW_AGENT_TRACEPARENT"
+"""W3C trace context of the try (``00-<trace id>-<root span id>-01``, set by the executor): the
+agent's phase spans and every call it makes join the try's trace. Unset: nothing is traced."""
+
+LOG_FORMAT: Final = "LEOFLOW_AGENT_LOG_FORMAT"
+"""The agent's own log lines on stdout: ``json`` (default, one object per line with the try's
+correlation fields) or ``console`` (``leoflow agent: …``)."""
+
 DAG_DIR: Final = "LEOFLOW_DAG_DIR"
 """The DAG's project folder (the image sets it; Lite: the workspace project folder). Default:
 the agent's working directory. It is the working directory of the task process and comes
@@ -135,6 +143,8 @@ class AgentSettings:
     python: str | None
     dag_dir: str
     expected: ExpectedIdentity
+    traceparent: str | None = None
+    log_format: str = "json"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AgentSettings:
@@ -175,6 +185,8 @@ class AgentSettings:
                 map_index=_int(env, TI_MAP_INDEX),
                 try_number=_int(env, TI_TRY_NUMBER),
             ),
+            traceparent=env.get(TRACEPARENT) or None,
+            log_format=_log_format(env),
         )
 
 
@@ -195,6 +207,13 @@ def _token(env: Mapping[str, str]) -> str:
             "minted at dispatch"
         )
     return token
+
+
+def _log_format(env: Mapping[str, str]) -> str:
+    value = env.get(LOG_FORMAT, "").strip().lower() or "json"
+    if value not in ("json", "console"):
+        raise SettingsError(f"{LOG_FORMAT}={value!r} is not a log format; use json or console")
+    return value
 
 
 def _flag(env: Mapping[str, str], name: str, *, default: bool = False) -> bool:

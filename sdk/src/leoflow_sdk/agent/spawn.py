@@ -2,11 +2,13 @@
 
 Standard library and ``os`` only, so the agent can start the runtime on standby before it
 imports asyncio and gRPC (``__main__``), which takes the runtime's start-up off the critical
-path of every task.
+path of every task. An agent forked from a warm fork server (``fork_server``) forks its runtime
+on standby instead (``fork_standby``): same pipes, same session, no interpreter start.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -44,6 +46,8 @@ class SpawnedProcess:
     notices: int
     notice_fd: int
     """The notice pipe's descriptor number in the child (``LEOFLOW_NOTICE_FD``)."""
+    cwd: str | None = None
+    """The working directory it was started in, when that is worth checking (a fork)."""
 
 
 def spawn(argv: Sequence[str], env: Mapping[str, str], *, standby: bool = False) -> SpawnedProcess:
@@ -76,3 +80,50 @@ def spawn(argv: Sequence[str], env: Mapping[str, str], *, standby: bool = False)
         for fd in (in_read, out_write, err_write, notice_write):
             os.close(fd)
     return SpawnedProcess(pid, in_write, out_read, err_read, notice_read, notice_write)
+
+
+def _close_descriptors(keep: int) -> None:
+    """Close every descriptor above 2 but ``keep`` (what ``posix_spawn`` does by exec)."""
+    try:
+        found = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:  # pragma: no cover - Linux has /proc
+        found = list(range(3, os.sysconf("SC_OPEN_MAX")))
+    for fd in found:
+        if fd > 2 and fd != keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def fork_standby() -> SpawnedProcess | None:
+    """The runtime on standby as a fork of this process: the started process in the parent,
+    ``None`` in the child, which must then run the runtime's standby loop.
+
+    Only for a process with nothing task-specific in memory yet and a single thread (an agent
+    just forked from the fork server, before it reads its environment). The child gets the
+    pipes ``spawn(..., standby=True)`` would give it, no other descriptor, and its own session.
+    """
+    notice_read, notice_write = os.pipe()
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    in_read, in_write = os.pipe()
+    try:
+        pid = os.fork()
+    except BaseException:
+        for fd in (notice_read, notice_write, out_read, out_write, err_read, err_write):
+            os.close(fd)
+        os.close(in_read)
+        os.close(in_write)
+        raise
+    if pid == 0:
+        os.dup2(in_read, 0)
+        os.dup2(out_write, 1)
+        os.dup2(err_write, 2)
+        _close_descriptors(keep=notice_write)
+        os.set_inheritable(notice_write, True)  # as spawn(): a bash task inherits it too
+        os.setsid()
+        return None
+    for fd in (in_read, out_write, err_write, notice_write):
+        os.close(fd)
+    return SpawnedProcess(
+        pid, in_write, out_read, err_read, notice_read, notice_write, cwd=os.getcwd()
+    )

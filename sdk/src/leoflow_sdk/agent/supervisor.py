@@ -41,6 +41,7 @@ from leoflow_sdk.agent.outcome import FAILED, SKIPPED, SUCCESS, StopRequest, Try
 from leoflow_sdk.agent.settings import AgentSettings, ExpectedIdentity
 from leoflow_sdk.agent.spawn import runtime_argv, spawn
 from leoflow_sdk.agent.task_process import TaskProcess
+from leoflow_sdk.agent.telemetry import AgentLog, AgentTracer, parse_traceparent, set_default_log
 from leoflow_sdk.agent.workdir import WorkDir, runtime_spec, task_entry, task_environment
 from leoflow_sdk.protocol import JSON_CONTENT_TYPE, agent_pb2, task_state_to_proto
 from leoflow_sdk.runtime.contract import dump_json
@@ -108,11 +109,25 @@ class Agent:
         self._stop_event = asyncio.Event()
         self._last_stdout: str | None = None
         self._started_at: float | None = None
+        self._began = time.monotonic()
+        self._pushed = 0
+        self.tracer = AgentTracer(parse_traceparent(settings.traceparent))
+        plane.tracer = self.tracer
+        self.log = AgentLog(settings.log_format, tracer=self.tracer)
+        expected = settings.expected
+        self.log.bind(
+            tenant=expected.tenant,
+            dag_id=expected.dag_id,
+            run_id=expected.run_id,
+            task_id=expected.task_id,
+            try_number=expected.try_number,
+        )
+        set_default_log(self.log)
 
     # -- messages -----------------------------------------------------------------------
-    def say(self, message: str) -> None:
-        """A line on the agent's own stderr (always; the control plane may be unreachable)."""
-        print(f"leoflow agent: {message}", file=sys.stderr, flush=True)
+    def say(self, message: str, level: str = "warning") -> None:
+        """A line on the agent's own output (always; the control plane may be unreachable)."""
+        self.log.event(level, message)
 
     def agent_line(self, message: str) -> None:
         """A line on the try's AGENT log stream (and stderr when there is no stream yet)."""
@@ -177,7 +192,7 @@ class Agent:
                 )
             )
         except ControlPlaneError as exc:
-            self.say(f"cannot run {self.settings.expected.describe()}: {exc}")
+            self.say(f"cannot run {self.settings.expected.describe()}: {exc}", "error")
             return EXIT_CONTROL_PLANE
         except _Stopped:
             self.say(f"stopped before registering: {self._stop_message()}")
@@ -187,9 +202,18 @@ class Agent:
         if mismatch:
             self.say(
                 f"the token is for {_key_text(self.key)}, not the try this agent was started "
-                f"for ({'; '.join(mismatch)}); refusing to run it"
+                f"for ({'; '.join(mismatch)}); refusing to run it",
+                "error",
             )
             return EXIT_SETTINGS
+        self.log.bind(
+            tenant=self.key.tenant,
+            dag_id=self.key.dag_id,
+            run_id=self.key.run_id,
+            task_id=self.key.task_id,
+            try_number=self.key.try_number,
+        )
+        self.say("agent registered", "info")
         interval = registered.heartbeat_interval_seconds or DEFAULT_HEARTBEAT_SECONDS
         self.logs = LogShipper(
             self.plane,
@@ -203,14 +227,14 @@ class Agent:
             work = WorkDir.create(self.settings.work_root, self.key)
             return await self._run_try(work, interval)
         except ControlPlaneError as exc:
-            self.say(f"giving up on {_key_text(self.key)}: {exc}")
+            self.say(f"giving up on {_key_text(self.key)}: {exc}", "error")
             return EXIT_CONTROL_PLANE
         except _StaleTry as exc:
             self.agent_line(f"stopping: {exc}")
             await self.logs.close(self.settings.kill_grace_seconds + 1)
             return EXIT_STOPPED
         except Exception as exc:  # a defect in the agent must still end the try visibly
-            self.say(f"internal error while running {_key_text(self.key)}: {exc!r}")
+            self.say(f"internal error while running {_key_text(self.key)}: {exc!r}", "error")
             with contextlib.suppress(Exception):
                 error = f"the agent failed: {type(exc).__name__}: {exc}"
                 return await self._finish(TryResult(FAILED, error=error))
@@ -246,9 +270,14 @@ class Agent:
         if task.get("type") == "empty":
             self._discard_standby()
             return await self._finish(TryResult(SUCCESS))
+        execute = self.tracer.start(
+            "agent.execute_user_code", **{"leoflow.task_type": task.get("type")}
+        )
         try:
             self._process = await self._start_process(argv, env, task)
         except OSError as exc:
+            execute.fail("could not start the task process")
+            self.tracer.end(execute)
             return await self._finish(
                 TryResult(FAILED, error=f"could not start the task process: {exc}")
             )
@@ -273,6 +302,12 @@ class Agent:
             self.agent_line(
                 "killed processes the task left behind (they kept its output open after it ended)"
             )
+        execute.set("process.exit_code", exit_code)
+        if stop is not None:
+            execute.fail(f"stopped: {stop.kind}")
+        elif exit_code != 0:
+            execute.fail(f"exit code {exit_code}")
+        self.tracer.end(execute)
         if stop is not None and stop.kind == "server":
             self.agent_line(f"{stop.message}; nothing more is reported for this try")
             await self._close_logs()
@@ -285,7 +320,14 @@ class Agent:
             last_stdout_line=self._last_stdout,
             return_value=work.read_return_value(),
         )
-        result = await self._push_outputs(result, work, task)
+        with self.tracer.span("agent.push_xcom") as push:
+            pushed_before = self._pushed
+            result = await self._push_outputs(result, work, task)
+            push.set("leoflow.xcom.pushed", self._pushed - pushed_before)
+            if self._pushed == pushed_before:
+                push.discard()
+            elif result.state == FAILED:
+                push.fail("an XCom was rejected")
         return await self._finish(result)
 
     def _discard_standby(self) -> None:
@@ -325,9 +367,7 @@ class Agent:
     ) -> tuple[list[str], dict[str, str]]:
         bindings = xcom_sources(spec)
         xcoms, secrets = await asyncio.gather(
-            fetch_xcom_inputs(
-                self.plane, self.key, bindings, max_size_bytes=spec.xcom_max_size_bytes
-            ),
+            self._fetch_xcoms(bindings, spec.xcom_max_size_bytes),
             fetch_secrets(self.plane, self.key),
         )
         runtime = runtime_spec(
@@ -354,6 +394,18 @@ class Agent:
             dag_dir=self.settings.dag_dir,
         )
         return runtime_argv(self.settings.python), env
+
+    async def _fetch_xcoms(self, bindings: Any, max_size_bytes: int) -> Any:
+        """The XCom inputs, in the ``agent.fetch_xcom`` span (when there are any)."""
+        if not bindings:
+            return await fetch_xcom_inputs(
+                self.plane, self.key, bindings, max_size_bytes=max_size_bytes
+            )
+        sources = sum(len(found) for found in bindings.values())
+        with self.tracer.span("agent.fetch_xcom", **{"leoflow.xcom.inputs": sources}):
+            return await fetch_xcom_inputs(
+                self.plane, self.key, bindings, max_size_bytes=max_size_bytes
+            )
 
     async def _report_running(self) -> None:
         response = await self.plane.call(
@@ -396,6 +448,7 @@ class Agent:
 
     # -- results ------------------------------------------------------------------------
     async def _push(self, key: str, value: str) -> agent_pb2.PushXComResponse:
+        self._pushed += 1
         data = value.encode("utf-8")
         response: agent_pb2.PushXComResponse = await self.plane.call(
             "PushXCom",
@@ -474,12 +527,19 @@ class Agent:
         if result.exit_code is not None:
             request.exit_code = result.exit_code
         request.end_time.seconds, request.end_time.nanos = divmod(now, 1_000_000_000)
+        request.spans.extend(self.tracer.records())
+        self.log.info(
+            "agent finished the try",
+            state=result.state,
+            duration_seconds=round(time.monotonic() - self._began, 3),
+        )
         response = await self.plane.call("ReportState", request)
         if not response.applied:
             reason = agent_pb2.RefusalReason.Name(response.reason)
             self.say(
                 f"the control plane refused the final state {result.state} of "
-                f"{_key_text(self.key)} ({reason}: {response.detail})"
+                f"{_key_text(self.key)} ({reason}: {response.detail})",
+                "error",
             )
             return EXIT_STOPPED
         return EXIT_OK if result.state in (SUCCESS, SKIPPED) else EXIT_TASK_FAILED

@@ -8,6 +8,9 @@ exactly as a freshly started runtime would. End of input without a message means
 did not need it: the process exits.
 
 Nothing here imports user code: the DAG module is only known once the message arrives.
+
+An agent forked from a warm fork server (``leoflow_sdk.agent.fork_server``) forks its runtime
+and runs :func:`main` in the child; the fork server did the imports of :func:`warm_up` once.
 """
 
 from __future__ import annotations
@@ -18,10 +21,14 @@ import sys
 
 from leoflow_sdk.runtime.loader import prepare_sys_path, shim
 
+MAIN_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__main__.py")
+"""``sys.argv[0]`` of ``python -m leoflow_sdk.runtime``."""
 
-def _warm_up() -> None:
-    """Import what every try needs (the shim as ``airflow``, the runtime's own modules)."""
-    prepare_sys_path(os.getcwd())
+
+def warm_up(dag_dir: str | None) -> None:
+    """Import what every try needs (the shim as ``airflow``, the runtime's own modules), with
+    ``dag_dir`` first on ``sys.path`` (``None``: not known yet, a fork server's warm-up)."""
+    prepare_sys_path(dag_dir)
     for module in (
         "airflow",
         "airflow.sdk",
@@ -36,7 +43,7 @@ def _warm_up() -> None:
 
 def main() -> int:
     """Warm up, wait for the environment, then run the try."""
-    _warm_up()
+    warm_up(os.getcwd())
     raw = sys.stdin.buffer.read()
     if not raw:
         return 0

@@ -25,6 +25,7 @@ from lightkube.types import PatchType
 
 from leoflow.config import KubernetesSettings
 from leoflow.telemetry import get_logger
+from leoflow.telemetry.metrics import KUBERNETES_API_CALLS
 
 log = get_logger(__name__)
 
@@ -106,6 +107,25 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, httpx.TransportError)
 
 
+_OPERATIONS = {
+    "create": "create",
+    "get": "get",
+    "delete": "delete",
+    "list": "list",
+    "set": "patch",
+    "read": "log",
+}
+
+
+def _operation(what: str) -> str:
+    """The metric label of a call described as ``"create Pod name"`` (a bounded set)."""
+    return _OPERATIONS.get(what.split(" ", 1)[0], "other")
+
+
+def _result(status: int | None) -> str:
+    return {404: "not_found", 409: "conflict"}.get(status or 0, "error")
+
+
 def kube_config(settings: KubernetesSettings) -> KubeConfig | SingleConfig:
     """Where the API is: an explicit URL, a kubeconfig file, or in-cluster/default config."""
     if settings.api_url:
@@ -164,17 +184,23 @@ class LightkubeApi:
         )
 
     async def _call(self, what: str, call: Callable[[], Awaitable[_T]]) -> _T:
+        operation = _operation(what)
         attempt = 0
         while True:
             try:
-                return await call()
+                answer = await call()
             except (ApiError, httpx.HTTPError) as exc:
                 if not _retryable(exc) or attempt >= self._retries:
-                    raise self._error(what, exc) from exc
+                    error = self._error(what, exc)
+                    KUBERNETES_API_CALLS.labels(operation, _result(error.status)).inc()
+                    raise error from exc
                 delay = self._backoff * (2**attempt) * (0.5 + random.random())
                 attempt += 1
                 log.warning("kubernetes call failed; retrying", call=what, error=str(exc))
                 await asyncio.sleep(delay)
+            else:
+                KUBERNETES_API_CALLS.labels(operation, "ok").inc()
+                return answer
 
     @staticmethod
     def _error(what: str, exc: BaseException) -> KubeApiError:
@@ -247,11 +273,14 @@ class LightkubeApi:
                 yield event_type, as_manifest(obj)
         except ApiError as exc:
             code, reason, message = _api_status(exc)
+            KUBERNETES_API_CALLS.labels("watch", "expired" if code == 410 else "error").inc()
             if code == 410:
                 raise WatchExpired(f"watch {kind}: {message}", code, reason) from exc
             raise self._error(f"watch {kind}", exc) from exc
         except httpx.HTTPError as exc:
+            KUBERNETES_API_CALLS.labels("watch", "error").inc()
             raise self._error(f"watch {kind}", exc) from exc
+        KUBERNETES_API_CALLS.labels("watch", "ok").inc()
 
     async def set_owner(self, kind: str, name: str, owner: Manifest) -> None:
         res = NAMESPACED_KINDS[kind]

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
+
+from opentelemetry.trace import Status, StatusCode
 
 from leoflow.agentapi.tokens import AgentTokenIssuer
 from leoflow.config import Settings
@@ -50,6 +53,7 @@ from leoflow.executors.kubernetes.watcher import (
     PodWatcher,
     Problem,
     cancel_quietly,
+    container_started_at,
     identity_of,
     read_pod,
 )
@@ -62,14 +66,18 @@ from leoflow.store import staging_volumes as staging_store
 from leoflow.store.pod_queries import set_try_note
 from leoflow.store.pool import Database
 from leoflow.store.task_context import current_try_states
-from leoflow.telemetry import get_logger
+from leoflow.telemetry import get_logger, get_tracer
 from leoflow.telemetry.metrics import (
     KUBERNETES_CLEANUPS,
+    KUBERNETES_POD_CREATE_DURATION,
     KUBERNETES_POD_FAILURES,
+    KUBERNETES_POD_PENDING_DURATION,
     KUBERNETES_PODS_CREATED,
+    KUBERNETES_PODS_RUNNING,
 )
 
 log = get_logger(__name__)
+tracer = get_tracer(__name__)
 
 POD_LOG_TAIL_LINES = 40
 """Last lines of a failed pod's own output copied into the try's log (agent start-up errors
@@ -148,6 +156,8 @@ class KubernetesExecutor:
             self._on_snapshot,
         )
         self._known: dict[str, TryIdentity] = {}
+        self._phases: dict[str, str] = {}
+        self._ran: set[str] = set()
         self._started = False
         self._closed = False
 
@@ -210,20 +220,15 @@ class KubernetesExecutor:
         timeout = compiled.execution_timeout(launch.task_id)
         claim = await self._staging_claim(compiled, identity)
         token = await self._tokens.mint(launch, timeout)
-        pod = build_pod(PodRequest(identity, image, task, timeout, claim), self.options)
+        pod = build_pod(
+            PodRequest(identity, image, task, timeout, claim, traceparent=launch.traceparent),
+            self.options,
+        )
         secret = build_token_secret(identity, token, self.options)
         await self.start()
         name = pod["metadata"]["name"]
-        try:
-            await self.api.create(secret)
-            created, fresh = await self.api.create(pod)
-        except KubeApiError as exc:
-            raise ExecutorRefused(
-                f"cannot create the pod in namespace {self.options.namespace}: {exc}"
-            ) from exc
+        created, fresh = await self._create_pod(secret, pod)
         self._known[name] = identity
-        if fresh:
-            KUBERNETES_PODS_CREATED.inc()
         if fresh and (created.get("metadata") or {}).get("uid"):
             try:
                 await self.api.set_owner("Secret", name, created)
@@ -237,6 +242,29 @@ class KubernetesExecutor:
             task_id=launch.task_id,
             try_number=launch.try_number,
         )
+
+    async def _create_pod(self, secret: Manifest, pod: Manifest) -> tuple[Manifest, bool]:
+        """Create the token Secret and the Pod, in the ``executor.create_pod`` span (a child of
+        ``executor.submit``), timed and counted by result."""
+        name = pod["metadata"]["name"]
+        started = time.perf_counter()
+        with tracer.start_as_current_span(
+            "executor.create_pod",
+            attributes={"k8s.pod.name": name, "k8s.namespace.name": self.options.namespace},
+        ) as span:
+            try:
+                await self.api.create(secret)
+                created, fresh = await self.api.create(pod)
+            except KubeApiError as exc:
+                KUBERNETES_PODS_CREATED.labels("failed").inc()
+                span.set_status(Status(StatusCode.ERROR, f"HTTP {exc.status}"))
+                raise ExecutorRefused(
+                    f"cannot create the pod in namespace {self.options.namespace}: {exc}"
+                ) from exc
+            span.set_attribute("leoflow.pod_created", fresh)
+        KUBERNETES_POD_CREATE_DURATION.observe(time.perf_counter() - started)
+        KUBERNETES_PODS_CREATED.labels("created" if fresh else "already_exists").inc()
+        return created, fresh
 
     async def _staging_claim(self, compiled: CompiledDag, identity: TryIdentity) -> str | None:
         staging = compiled.spec.staging
@@ -308,6 +336,7 @@ class KubernetesExecutor:
             return
         self._known[name] = identity
         reading = read_pod(pod)
+        self._observe_phase(name, pod, reading)
         if reading.problem is None:
             self._cancel_timer(name)
             return
@@ -321,8 +350,27 @@ class KubernetesExecutor:
             if try_is_active(states, identity.ti_id, identity.try_number):
                 self._arm_report_timer(name, identity, reading)
 
+    def _observe_phase(self, name: str, pod: Manifest, reading: PodReading) -> None:
+        """Pods running (gauge) and, when a pod first runs, how long it was Pending."""
+        before = self._phases.get(name)
+        self._phases[name] = reading.phase
+        if reading.phase == "Running" and before in (None, "Pending") and name not in self._ran:
+            self._ran.add(name)
+            started = container_started_at(pod) or self._clock()
+            if reading.created_at is not None:
+                KUBERNETES_POD_PENDING_DURATION.observe(
+                    max((started - reading.created_at).total_seconds(), 0.0)
+                )
+        KUBERNETES_PODS_RUNNING.set(sum(1 for p in self._phases.values() if p == "Running"))
+
+    def _forget_phase(self, name: str) -> None:
+        self._phases.pop(name, None)
+        self._ran.discard(name)
+        KUBERNETES_PODS_RUNNING.set(sum(1 for p in self._phases.values() if p == "Running"))
+
     async def _on_deleted(self, name: str, identity: TryIdentity) -> None:
         self._known.pop(name, None)
+        self._forget_phase(name)
         self._cancel_timer(name)
         if name in self._deleting:
             self._deleting.discard(name)

@@ -156,6 +156,8 @@ class PodRequest:
     task: TaskSpec
     execution_timeout_seconds: float | None = None
     staging_claim: str | None = None
+    traceparent: str = ""
+    """The try's W3C trace context: the agent's spans and calls join the try's trace."""
 
 
 # --- names and labels ------------------------------------------------------------------------
@@ -311,6 +313,8 @@ def agent_environment(request: PodRequest, options: PodOptions) -> list[dict[str
         ("HOME", TMP_DIR),
         ("TMPDIR", TMP_DIR),
     ]
+    if request.traceparent:
+        env.append((agent_env.TRACEPARENT, request.traceparent))
     return [{"name": name, "value": value} for name, value in env]
 
 

@@ -112,6 +112,13 @@ def _task_container(status: Mapping[str, Any]) -> Mapping[str, Any]:
     return dict(containers[0]) if containers else {}
 
 
+def container_started_at(pod: Mapping[str, Any]) -> datetime | None:
+    """When the task container started running (end of the pod's Pending time), if it did."""
+    container = _task_container(pod.get("status") or {})
+    running = (container.get("state") or {}).get("running") or {}
+    return parse_time(running.get("startedAt"))
+
+
 def _memory_limit(pod: Mapping[str, Any]) -> str | None:
     for container in (pod.get("spec") or {}).get("containers") or []:
         if container.get("name") == CONTAINER_NAME:

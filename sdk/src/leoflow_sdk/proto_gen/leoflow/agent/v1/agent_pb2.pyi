@@ -712,7 +712,11 @@ Global___TaskSpec: _TypeAlias = TaskSpec  # noqa: Y015
 
 @_typing.final
 class FetchXComRequest(_message.Message):
-    """Read the XCom `key` pushed by `upstream_task_id` in the same run."""
+    """Read the XCom `key` pushed by `upstream_task_id` in the same run. Only upstreams the task
+    declares (depends_on) may be read (PERMISSION_DENIED otherwise). When the value belongs to a
+    fan-in input whose assembled array would exceed the XCom size limit, the call fails with
+    FAILED_PRECONDITION and a detail starting "too_large:" (never a silent null).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -748,35 +752,21 @@ class FetchXComResponse(_message.Message):
     FOUND_FIELD_NUMBER: _builtins.int
     VALUE_FIELD_NUMBER: _builtins.int
     CONTENT_TYPE_FIELD_NUMBER: _builtins.int
-    REFUSED_FIELD_NUMBER: _builtins.int
-    REFUSAL_REASON_FIELD_NUMBER: _builtins.int
-    DETAIL_FIELD_NUMBER: _builtins.int
     found: _builtins.bool
     value: _builtins.bytes
     """Serialized value, exactly as pushed."""
     content_type: _builtins.str
     """Serialization of `value`, e.g. "application/json"."""
-    refused: _builtins.bool
-    """The server will not deliver this input (found is then false): the fan-in array this value
-    belongs to would exceed the XCom size limit. The agent fails the try with `detail` (it
-    names the parameter and the sizes) instead of passing null.
-    """
-    refusal_reason: Global___XComRejectionReason.ValueType
-    detail: _builtins.str
-    """Human-readable explanation; safe to log (sizes and names, never values)."""
     def __init__(
         self,
         *,
         found: _builtins.bool = ...,
         value: _builtins.bytes = ...,
         content_type: _builtins.str = ...,
-        refused: _builtins.bool = ...,
-        refusal_reason: Global___XComRejectionReason.ValueType = ...,
-        detail: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_type", b"content_type", "detail", b"detail", "found", b"found", "refusal_reason", b"refusal_reason", "refused", b"refused", "value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_type", b"content_type", "found", b"found", "value", b"value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -962,6 +952,7 @@ class ReportStateRequest(_message.Message):
     ERROR_MESSAGE_FIELD_NUMBER: _builtins.int
     EXIT_CODE_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
+    SPANS_FIELD_NUMBER: _builtins.int
     try_number: _builtins.int
     """The try this report is about; must equal task_instance.try_number. Stated on its own
     because it is the guard of the write: a report for any other try is refused (STALE_TRY).
@@ -980,6 +971,15 @@ class ReportStateRequest(_message.Message):
     def end_time(self) -> _timestamp_pb2.Timestamp:
         """When the try ended (terminal states); unset for RUNNING."""
 
+    @_builtins.property
+    def spans(self) -> _containers.RepeatedCompositeFieldContainer[Global___SpanRecord]:
+        """The agent's phase spans (agent.fetch_xcom, agent.execute_user_code, agent.push_xcom),
+        sent with the final report. The agent has no tracing library of its own: the control plane
+        exports these into the try's trace (whose context the agent received as a W3C
+        `traceparent` and sends back in the metadata of every call). Spans of another trace are
+        dropped.
+        """
+
     def __init__(
         self,
         *,
@@ -989,16 +989,89 @@ class ReportStateRequest(_message.Message):
         error_message: _builtins.str = ...,
         exit_code: _builtins.int | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
+        spans: _abc.Iterable[Global___SpanRecord] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_exit_code", b"_exit_code", "end_time", b"end_time", "exit_code", b"exit_code", "task_instance", b"task_instance"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_exit_code", b"_exit_code", "end_time", b"end_time", "error_message", b"error_message", "exit_code", b"exit_code", "state", b"state", "task_instance", b"task_instance", "try_number", b"try_number"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_exit_code", b"_exit_code", "end_time", b"end_time", "error_message", b"error_message", "exit_code", b"exit_code", "spans", b"spans", "state", b"state", "task_instance", b"task_instance", "try_number", b"try_number"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__exit_code: _TypeAlias = _typing.Literal["exit_code"]  # noqa: Y015
     _WhichOneofArgType__exit_code: _TypeAlias = _typing.Literal["_exit_code", b"_exit_code"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType__exit_code) -> _WhichOneofReturnType__exit_code | None: ...
 
 Global___ReportStateRequest: _TypeAlias = ReportStateRequest  # noqa: Y015
+
+@_typing.final
+class SpanRecord(_message.Message):
+    """One finished span measured by the agent, in W3C/OTLP terms."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class AttributesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    NAME_FIELD_NUMBER: _builtins.int
+    TRACE_ID_FIELD_NUMBER: _builtins.int
+    SPAN_ID_FIELD_NUMBER: _builtins.int
+    PARENT_SPAN_ID_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    ATTRIBUTES_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Low-cardinality name, `agent.` prefixed."""
+    trace_id: _builtins.bytes
+    """16 bytes: the try's trace id (from the traceparent the agent was started with)."""
+    span_id: _builtins.bytes
+    """8 bytes, random, unique within the trace."""
+    parent_span_id: _builtins.bytes
+    """8 bytes; empty means the try's root span."""
+    error: _builtins.str
+    """Set when the phase failed: a short reason (no data values)."""
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def attributes(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """A few descriptive attributes (counts, exit code); never data values or secrets."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        trace_id: _builtins.bytes = ...,
+        span_id: _builtins.bytes = ...,
+        parent_span_id: _builtins.bytes = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        attributes: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        error: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "end_time", b"end_time", "error", b"error", "name", b"name", "parent_span_id", b"parent_span_id", "span_id", b"span_id", "start_time", b"start_time", "trace_id", b"trace_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SpanRecord: _TypeAlias = SpanRecord  # noqa: Y015
 
 @_typing.final
 class ReportStateResponse(_message.Message):
