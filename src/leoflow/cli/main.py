@@ -11,6 +11,7 @@ from leoflow.cli.authoring import register_authoring_commands
 from leoflow.cli.client import register_client_commands
 from leoflow.cli.db import db_app
 from leoflow.cli.lite import register_lite_commands
+from leoflow.cli.push import register_push_command
 from leoflow.cli.security import connections_app, register_security_commands
 from leoflow.cli.setup import register_setup_command
 
@@ -23,6 +24,7 @@ app = typer.Typer(
 )
 app.add_typer(db_app, name="db", help="Metadata database: migrate and check.")
 register_authoring_commands(app)
+register_push_command(app)
 register_security_commands(app)
 register_setup_command(app)
 register_lite_commands(app)
