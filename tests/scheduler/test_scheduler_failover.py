@@ -58,14 +58,14 @@ async def test_killing_the_leader_hands_over_without_duplicate_dispatch(
         for _ in range(2)
     ]
     try:
-        await wait_until(lambda: _leader_pid(db_pool), timeout=20)
+        await wait_until(lambda: _leader_pid(db_pool), timeout=60)
         first_leader = await _leader_pid(db_pool)
         assert first_leader in {p.pid for p in procs}
         run = await trigger_dag_run(db_pool, dag_uuid)
-        await wait_until(lambda: _at_least(db_pool, 3), timeout=20)
+        await wait_until(lambda: _at_least(db_pool, 3), timeout=60)
         os.kill(first_leader, signal.SIGKILL)  # type: ignore[arg-type]
-        await wait_until(lambda: _new_leader(db_pool, first_leader), timeout=20)
-        done = await wait_for_run(db_pool, run.id, timeout=60)
+        await wait_until(lambda: _new_leader(db_pool, first_leader), timeout=60)
+        done = await wait_for_run(db_pool, run.id, timeout=150)
     finally:
         for proc in procs:
             if proc.poll() is None:
