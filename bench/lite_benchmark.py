@@ -214,6 +214,7 @@ class RunSample:
     overhead_ms: list[float] = field(default_factory=list)
     control_plane_cpu_ms: float = 0.0
     task_processes_cpu_ms: float = 0.0
+    database_cpu_ms: float = 0.0
 
 
 def _percentile(values: list[float], pct: float) -> float:
@@ -299,10 +300,27 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+def database_backends(dsn: str) -> list[int]:
+    """The server processes serving the scratch database (PostgreSQL on this machine)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def database_cpu(dsn: str) -> dict[int, float]:
+    """CPU seconds so far of each backend serving the database (empty when not local)."""
+    return {pid: _cpu_seconds(pid)[0] for pid in database_backends(dsn)}
+
+
 class LiteProcess:
     """``leoflow lite`` started as a user would, with its own home and workspace."""
 
-    def __init__(self, home: Path, workspace: Path, dsn: str, extra_env: dict[str, str]) -> None:
+    def __init__(
+        self, home: Path, workspace: Path, dsn: str, extra_env: dict[str, str], nice: int = 0
+    ) -> None:
         self.home = home
         self.workspace = workspace
         self.port = _free_port()
@@ -314,7 +332,9 @@ class LiteProcess:
         )
         env.update(extra_env)
         leoflow = Path(sys.executable).with_name("leoflow")
+        priority = ["nice", "-n", str(nice)] if nice else []
         command = [
+            *priority,
             str(leoflow),
             "lite",
             str(workspace),
@@ -449,9 +469,14 @@ def _tasks(conn: psycopg.Connection[Any], run_uuid: uuid.UUID) -> dict[str, Task
     return tasks
 
 
-def run_once(lite: LiteProcess, dsn: str, shape: str, timeout: float) -> RunSample:
+def run_once(lite: LiteProcess, dsn: str, shape: str, timeout: float, nice: int = 0) -> RunSample:
     dag_id, _, expected = SHAPES[shape]
+    if nice:  # the database's share of the work gets the same priority as the control plane
+        for pid in database_backends(dsn):
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, pid, nice)
     cpu_before = lite.cpu()
+    db_before = database_cpu(dsn)
     sent = time.time()
     created = lite.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None})
     run_id = created["dag_run_id"]
@@ -461,6 +486,8 @@ def run_once(lite: LiteProcess, dsn: str, shape: str, timeout: float) -> RunSamp
         depends = _dependencies(conn, dag_id)
     time.sleep(0.3)  # agents report before they exit: let them go before reading CPU
     cpu_after = lite.cpu()
+    db_after = database_cpu(dsn)
+    db_used = sum(cpu - db_before.get(pid, 0.0) for pid, cpu in db_after.items())
     if len(tasks) != expected:
         raise RuntimeError(f"{dag_id}: {len(tasks)} task instances, expected {expected}")
     last_end = max(t.end_date for t in tasks.values())
@@ -475,6 +502,7 @@ def run_once(lite: LiteProcess, dsn: str, shape: str, timeout: float) -> RunSamp
         tasks_per_s=len(tasks) / makespan,
         control_plane_cpu_ms=(cpu_after[0] - cpu_before[0]) * 1000 / len(tasks),
         task_processes_cpu_ms=(cpu_after[1] - cpu_before[1]) * 1000 / len(tasks),
+        database_cpu_ms=db_used * 1000 / len(tasks),
     )
     for task in tasks.values():
         for upstream_id in depends.get(task.task_id, []):
@@ -520,6 +548,7 @@ def summarize(samples: list[RunSample]) -> dict[str, Any]:
             "tasks_per_s": _summary([r.tasks_per_s for r in runs]),
             "control_plane_cpu_ms_per_task": _summary([r.control_plane_cpu_ms for r in runs]),
             "task_processes_cpu_ms_per_task": _summary([r.task_processes_cpu_ms for r in runs]),
+            "database_cpu_ms_per_task": _summary([r.database_cpu_ms for r in runs]),
             **{name: _spread(values) for name, values in pooled.items() if values},
         }
     return summary
@@ -613,7 +642,13 @@ def markdown(report: dict[str, Any]) -> str:
         f"{', '.join(map(str, m['load_average_at_start']))}"
         + (f" ({report['note']})" if report.get("note") else "")
         + ".",
-        f"Settings: Lite defaults ({report['settings']}).",
+        f"Settings: Lite defaults ({report['settings']})"
+        + (
+            f"; `leoflow lite`, its agents and the database backends serving it ran at "
+            f"niceness {report['nice']} (`--nice`)."
+            if report.get("nice")
+            else "."
+        ),
         "",
         f"## Against Apache Airflow {AIRFLOW_VERSION} (LocalExecutor, PostgreSQL, same kind "
         "of 2-core machine)",
@@ -661,8 +696,8 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "| shape | tasks | makespan s | tasks/s | handoff p50 / p95 ms | handoff (user code) "
         "p50 / p95 ms | scheduling latency p50 / p95 ms | control-plane CPU ms/task | "
-        "task-process CPU ms/task |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "task-process CPU ms/task | database CPU ms/task |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for shape in SHAPES:
         if shape not in s:
@@ -674,7 +709,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"{_pcell(node.get('handoff_user_ms', {}), '')} | "
             f"{_pcell(node.get('scheduling_ms', {}), '')} | "
             f"{_cell(node['control_plane_cpu_ms_per_task'], '')} | "
-            f"{_cell(node['task_processes_cpu_ms_per_task'], '')} |"
+            f"{_cell(node['task_processes_cpu_ms_per_task'], '')} | "
+            f"{_cell(node.get('database_cpu_ms_per_task', {}), '')} |"
         )
     chain = s.get("chain20", {})
     if chain:
@@ -732,16 +768,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     extra_env = dict(item.split("=", 1) for item in args.env)
     samples: list[RunSample] = []
     with scratch_database(args.database_url, args.keep_database) as (dsn, database):
-        lite = LiteProcess(home, workspace, dsn, extra_env)
+        lite = LiteProcess(home, workspace, dsn, extra_env, args.nice)
         try:
             print(f"leoflow lite (pid {lite.pid}) at {lite.url}, log {lite.log_path}", flush=True)
             lite.wait_ready(dsn, [SHAPES[s][0] for s in shapes], args.ready_timeout)
             for shape in shapes:
-                warm = run_once(lite, dsn, shape, args.run_timeout)
+                warm = run_once(lite, dsn, shape, args.run_timeout, args.nice)
                 print(f"warm-up {shape}: {warm.makespan_s:.2f} s ({warm.state})", flush=True)
             for shape in shapes:
                 for index in range(args.runs):
-                    sample = run_once(lite, dsn, shape, args.run_timeout)
+                    sample = run_once(lite, dsn, shape, args.run_timeout, args.nice)
                     samples.append(sample)
                     print(
                         f"{shape} run {index + 1}: {sample.makespan_s:.3f} s, "
@@ -763,6 +799,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "database": database,
         "settings": ", ".join(args.env) or "no overrides",
+        "nice": args.nice,
         "note": args.note,
         "runs": args.runs,
         "headline": numbers,
@@ -794,6 +831,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--output", default=str(RESULTS_DIR / "lite"), help="file stem")
     parser.add_argument("--note", default="", help="a remark printed with the machine")
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="run leoflow lite (its agents inherit it) and the database backends serving it "
+        "at this niceness; negative values (root) shield the measurement from other work on "
+        "a shared machine",
+    )
     parser.add_argument("--keep-database", action="store_true")
     parser.add_argument("--keep-samples", action="store_true", help="raw samples in the JSON")
     parser.add_argument("--ready-timeout", type=float, default=600.0)

@@ -504,3 +504,51 @@ async def test_missing_settings_fail_with_the_variable_name(flow: Any) -> None:
     run = await finish_agent(await start_agent(env, flow[1]))
     assert run.returncode == 2
     assert "LEOFLOW_AGENT_ADDRESS is not set" in run.stdout
+
+
+def _named_in_full(flow: Any, task_id: str, **overrides: str) -> dict[str, str]:
+    """The ``LEOFLOW_TI_*`` identity an executor sets, naming the try in full."""
+    key = task_key(flow[0], task_id)
+    named = {
+        "LEOFLOW_TI_TENANT": key.tenant,
+        "LEOFLOW_TI_DAG_ID": key.dag_id,
+        "LEOFLOW_TI_RUN_ID": key.run_id,
+        "LEOFLOW_TI_TASK_ID": key.task_id,
+        "LEOFLOW_TI_MAP_INDEX": str(key.map_index),
+        "LEOFLOW_TI_TRY_NUMBER": str(key.try_number),
+    }
+    return {**named, **overrides}
+
+
+async def test_a_try_named_in_full_runs_with_its_spec_asked_alongside_register(
+    flow: Any, tmp_path: Path
+) -> None:
+    plane, served = await _serve(_script(flow, "extract"))
+    try:
+        env = agent_env(
+            served.address,
+            flow[1],
+            LEOFLOW_AGENT_WORK_ROOT=str(tmp_path),
+            **_named_in_full(flow, "extract"),
+        )
+        run = await finish_agent(await start_agent(env, flow[1]))
+    finally:
+        await served.stop()
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert plane.states() == ["running", "success"]
+    assert json.loads(plane.pushed["return_value"]) == {"a": 1}
+
+
+async def test_a_try_named_in_full_for_another_try_is_refused(flow: Any) -> None:
+    plane, served = await _serve(_script(flow, "extract"))
+    try:
+        env = agent_env(
+            served.address, flow[1], **_named_in_full(flow, "extract", LEOFLOW_TI_TRY_NUMBER="2")
+        )
+        run = await finish_agent(await start_agent(env, flow[1]))
+    finally:
+        await served.stop()
+    assert run.returncode == 2
+    assert "try_number 2 != 1" in run.stdout
+    assert plane.reports == [] and plane.pushed == {}
+    assert "Task exception was never retrieved" not in run.stderr

@@ -1,9 +1,12 @@
 """A real Leoflow server for the browser tests, a history to look at, and headless Chromium.
 
-The server is the real command a user runs (``leoflow lite``) in a subprocess, on a fresh
-database of the session's PostgreSQL, serving the real Airflow web app files provisioned
-like ``leoflow setup`` does. Chromium is Debian's, installed by :func:`ensure_chromium`
-when missing.
+The server is the real command a user runs (``leoflow lite``) in a subprocess, with its real
+scheduler and agents, on a fresh database of the session's PostgreSQL, serving the real
+Airflow web app and code editor files provisioned like ``leoflow setup`` does. The database
+holds a history to look at (``etl_pipeline``) and a DAG compiled by the real compiler that the
+tests run for real (``ui_live``); the Lite workspace holds one project (``ide_demo``) that
+Lite registers by itself and the editor tests change. Chromium is Debian's, installed by
+:func:`ensure_chromium` when missing.
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ written, created, moved or deleted.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,9 +23,12 @@ from fastapi import FastAPI
 
 from harness.airflow_api import public_contract
 from harness.api import api_settings, bearer, create_test_user, security_of
+from harness.web import provisioned_editor
 from leoflow.api.app import create_app
 from leoflow.store import tenants
 from leoflow.store.pool import Pool
+from leoflow.web.assets import UiAssets
+from leoflow.web.editor_assets import MONACO_VERSION
 from leoflow.web.ide import (
     MAX_FILE_BYTES,
     WRITE_HEADER,
@@ -405,6 +410,23 @@ async def test_the_page_and_the_nav_button(
     assert (await client.get("/api/v2/plugins", headers=viewer)).json()["plugins"] == []
 
 
+@pytest.mark.parametrize("edition", ["lite", "pro"])
+async def test_the_web_app_page_loads_the_nav_button_script_only_with_an_editor(
+    db_pool: Pool, tmp_path: Path, ui_assets: UiAssets, edition: str
+) -> None:
+    app = create_app(db_pool, api_settings(edition=edition, ui_assets_dir=ui_assets.root))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        before = await http.get("/dags")
+        enable_ide(app, tmp_path)
+        after = await http.get("/dags")
+        script = await http.get("/ide/static/nav.js")
+    assert before.status_code == after.status_code == 200
+    assert "nav.js" not in before.text
+    assert ('<script defer src="ide/static/nav.js"></script>' in after.text) is (edition == "lite")
+    assert script.status_code == (200 if edition == "lite" else 404)
+
+
 @pytest.mark.parametrize("enable", [True, False])
 async def test_the_editor_does_not_exist_in_pro_or_without_a_workspace(
     db_pool: Pool, tmp_path: Path, enable: bool
@@ -433,3 +455,28 @@ async def test_the_editor_does_not_exist_in_pro_or_without_a_workspace(
             plugins = await http.get("/api/v2/plugins", headers=headers)
             assert plugins.json() == {"plugins": [], "total_entries": 0}
     assert not any(tmp_path.iterdir())  # noqa: ASYNC240 - one look after the requests
+
+
+async def test_monaco_is_served_same_origin_and_found_once_provisioned(
+    db_pool: Pool, tmp_path: Path
+) -> None:
+    editor = provisioned_editor()
+    later = tmp_path / "editor"
+    app = create_app(db_pool, api_settings(edition="lite", editor_assets_dir=later))
+    enable_ide(app, tmp_path)
+    base = f"/ide/monaco/{MONACO_VERSION}/vs"
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        missing = await http.get(f"{base}/loader.js")
+        page = await http.get("/ide")
+        assert missing.status_code == 503 and "leoflow setup" in missing.json()["detail"]
+        assert 'data-missing="Run `leoflow setup`' in page.text
+        await asyncio.to_thread(shutil.copytree, editor.root, later)
+        loader = await http.get(f"{base}/loader.js", headers={"Accept-Encoding": "gzip"})
+        assert loader.status_code == 200
+        assert loader.headers["content-type"] == "text/javascript; charset=utf-8"
+        assert loader.headers["content-encoding"] == "gzip"
+        assert "immutable" in loader.headers["cache-control"]
+        assert (await http.get("/ide")).text.count('data-missing=""') == 1
+        assert (await http.get("/ide/monaco/0.0.1/vs/loader.js")).status_code == 404
+        assert (await http.get(f"{base}/../../../manifest.json")).status_code == 404

@@ -39,7 +39,7 @@ from leoflow.config import Settings
 from leoflow.logs import AGENT, STDERR, STDOUT, IncomingLine, TaskLogs, TryLogRef
 from leoflow.logs.storage import path_component
 from leoflow.scheduler.dag_catalog import CompiledDag, DagCatalog
-from leoflow.scheduler.state_reports import REPORTABLE_STATES, TaskReporter
+from leoflow.scheduler.state_reports import REPORTABLE_STATES, TaskIdentity, TaskReporter
 from leoflow.secrets import SecretCipher
 from leoflow.spec.xcom import XcomPull
 from leoflow.states import TaskState, TransitionRefusal
@@ -90,6 +90,11 @@ _REFUSALS = {
     TransitionRefusal.STALE_TRY: agent_pb2.REFUSAL_REASON_STALE_TRY,
     TransitionRefusal.ILLEGAL_TRANSITION: agent_pb2.REFUSAL_REASON_ILLEGAL_TRANSITION,
 }
+
+
+TRY_MEMO_SECONDS = 60.0
+"""How long a try's task instance, read by one call, serves the calls that only need its
+identity (the preparation of a try takes milliseconds)."""
 
 
 class CallRefused(AgentAuthError):
@@ -254,6 +259,10 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
         )
         self._agents: OrderedDict[tuple[Any, int], tuple[str, int]] = OrderedDict()
         self._fan_in_ok: OrderedDict[tuple[Any, int, str], float] = OrderedDict()
+        self._tries: OrderedDict[tuple[str, str, str, str, int, int], tuple[TaskTry, float]] = (
+            OrderedDict()
+        )
+        """The task instance of each recent try, as last read (see ``_caller``)."""
 
     def bind_reporter(self, reporter: TaskReporter) -> None:
         """Use the scheduler's reporter (its wake-ups reach the scheduler of this process)."""
@@ -274,8 +283,29 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
         _correlate(claims)
         return claims
 
-    async def _caller(self, context: Any, key: agent_pb2.TaskInstanceKey | None) -> _Caller:
+    async def _caller(
+        self, context: Any, key: agent_pb2.TaskInstanceKey | None, *, fresh: bool = True
+    ) -> _Caller:
+        """The caller's claims and task instance.
+
+        ``fresh=False`` is for calls that only need what cannot change during a try (which
+        task instance and run, the run's context): the row read by an earlier call of the
+        same try a moment ago is used, which spares the preparation of every try (spec, one
+        call per XCom input) a database round trip each. State-dependent calls read it anew.
+        """
         claims = self._claims(context, key)
+        memo = (
+            claims.tenant,
+            claims.dag_id,
+            claims.run_id,
+            claims.task_id,
+            claims.map_index,
+            claims.try_number,
+        )
+        if not fresh:
+            known = self._tries.get(memo)
+            if known is not None and time.monotonic() - known[1] < TRY_MEMO_SECONDS:
+                return _Caller(claims, known[0])
         ti = await find_task_try(
             self._db,
             claims.tenant,
@@ -285,11 +315,16 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
             map_index=claims.map_index,
         )
         if ti is None:
+            self._tries.pop(memo, None)
             raise CallRefused(
                 grpc.StatusCode.NOT_FOUND,
                 "not_found",
                 f"task instance {claims.subject} does not exist (its run was deleted?)",
             )
+        self._tries[memo] = (ti, time.monotonic())
+        self._tries.move_to_end(memo)
+        while len(self._tries) > 10_000:
+            self._tries.popitem(last=False)
         return _Caller(claims, ti)
 
     async def _compiled(self, ti: TaskTry) -> CompiledDag:
@@ -357,7 +392,7 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
     async def GetTaskSpec(
         self, request: agent_pb2.GetTaskSpecRequest, context: Any
     ) -> agent_pb2.GetTaskSpecResponse:
-        caller = await self._caller(context, request.task_instance)
+        caller = await self._caller(context, request.task_instance, fresh=False)
         compiled = await self._compiled(caller.ti)
         spec = build_task_spec(
             compiled,
@@ -387,7 +422,7 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
     async def FetchXCom(
         self, request: agent_pb2.FetchXComRequest, context: Any
     ) -> agent_pb2.FetchXComResponse:
-        caller = await self._caller(context, request.task_instance)
+        caller = await self._caller(context, request.task_instance, fresh=False)
         compiled = await self._compiled(caller.ti)
         task = compiled.tasks[caller.claims.task_id]
         upstream = request.upstream_task_id
@@ -614,8 +649,26 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
             )
         host, pid = self._agents.get((caller.ti.ti_id, number), (None, None))
         error = request.error_message
+        ti = caller.ti
+        identity = TaskIdentity(
+            ti.ti_id,
+            ti.run_uuid,
+            ti.task_id,
+            ti.dag_version_id,
+            ti.state,
+            ti.try_number,
+            ti.dag_id,
+            ti.run_id,
+            ti.tenant,
+        )
         result = await self.reporter.report(
-            caller.ti.ti_id, number, target, hostname=host, pid=pid, error=error or None
+            ti.ti_id,
+            number,
+            target,
+            hostname=host,
+            pid=pid,
+            error=error or None,
+            identity=identity,
         )
         if not result.applied:
             return await self._refused_report(caller, target, result)

@@ -53,6 +53,7 @@ from leoflow.store.task_context import current_try_states, keep_queued
 from leoflow.telemetry import current_log_format, get_logger, relay_agent_output
 from leoflow.telemetry.metrics import SUBPROCESS_AGENTS, SUBPROCESS_SLOT_WAIT
 from leoflow_sdk.agent import settings as agent_env
+from leoflow_sdk.agent.supervisor import EXIT_OK
 
 log = get_logger(__name__)
 
@@ -64,7 +65,10 @@ NO_ISOLATION_WARNING = (
 KEEP_QUEUED_SECONDS = 30.0
 WATCH_INTERVAL_SECONDS = 1.0
 FORK_SERVER_RETRY_SECONDS = 30.0
-"""After a fork server failed, agents of its venv are spawned for this long before a new one."""
+"""After a fork server failed, agents of its venv are spawned for this long before a new one
+is started; the wait doubles with each failure in a row (a venv whose leoflow-sdk has no fork
+server fails every time), up to ``FORK_SERVER_RETRY_MAX_SECONDS``."""
+FORK_SERVER_RETRY_MAX_SECONDS = 3600.0
 _AGENT_OUTPUT_LINES = 40
 _STRIPPED_ENV = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "CONDA_PREFIX")
 _LIVE = frozenset({TaskState.QUEUED, TaskState.RUNNING})
@@ -99,7 +103,8 @@ class _Agent:
     launch: TaskLaunch
     process: AgentProcess
     ref: TryLogRef
-    work_dir: Path
+    work_dir: Path | None
+    """The try's private folder (when it has no project folder), removed when it ends."""
     output: deque[str] = field(default_factory=lambda: deque(maxlen=_AGENT_OUTPUT_LINES))
     over_since: float | None = None
     terminated_at: float | None = None
@@ -155,7 +160,8 @@ class SubprocessExecutor:
         self._closing = False
         self._use_fork_servers = settings.subprocess_fork_server and sys.platform == "linux"
         self._fork_servers: dict[str, ForkServer] = {}
-        self._fork_server_failed_at: dict[str, float] = {}
+        self._fork_server_failed: dict[str, tuple[int, float]] = {}
+        """venv key → (failures in a row, when the last one happened)."""
         self._fork_server_starts: set[asyncio.Task[None]] = set()
         log.warning(NO_ISOLATION_WARNING)
 
@@ -283,14 +289,21 @@ class SubprocessExecutor:
         server = self._fork_servers.get(venv.key)
         if server is not None:
             if server.ready:
+                self._fork_server_failed.pop(venv.key, None)
                 return server
             if not server.closed:
                 return None  # still importing
             del self._fork_servers[venv.key]
-            self._fork_server_failed_at[venv.key] = time.monotonic()
-        failed_at = self._fork_server_failed_at.get(venv.key)
-        if failed_at is not None and time.monotonic() - failed_at < FORK_SERVER_RETRY_SECONDS:
-            return None
+            failures = self._fork_server_failed.get(venv.key, (0, 0.0))[0] + 1
+            self._fork_server_failed[venv.key] = (failures, time.monotonic())
+        failed = self._fork_server_failed.get(venv.key)
+        if failed is not None:
+            failures, at = failed
+            wait = min(
+                FORK_SERVER_RETRY_SECONDS * 2 ** (failures - 1), FORK_SERVER_RETRY_MAX_SECONDS
+            )
+            if time.monotonic() - at < wait:
+                return None
         server = ForkServer(venv.python, self._venv_environment(venv), self._work_root)
         self._fork_servers[venv.key] = server
         task = asyncio.create_task(self._start_fork_server(venv, server), name="fork-server")
@@ -332,18 +345,24 @@ class SubprocessExecutor:
             raise ExecutorRefused(f"cannot start the agent ({venv.python}): {exc}") from exc
 
     async def _spawn(self, launch: TaskLaunch, ref: TryLogRef, venv: Venv, token: str) -> _Agent:
-        work = self._work_root / f"{launch.ti_id}-{launch.try_number}"
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True, mode=0o700)
+        if not self._work_root.is_dir():  # the agents' work folders go here
+            self._work_root.mkdir(parents=True, mode=0o700, exist_ok=True)
         project = self._dag_dir_for(launch.dag_id) if self._dag_dir_for else None
-        dag_dir = project if project is not None and project.is_dir() else work
+        private: Path | None = None
+        if project is not None and project.is_dir():
+            dag_dir = project
+        else:  # no project folder: the try gets an empty one of its own
+            private = dag_dir = self._work_root / f"{launch.ti_id}-{launch.try_number}"
+            shutil.rmtree(private, ignore_errors=True)
+            private.mkdir(mode=0o700)
         env = self._environment(launch, ref, venv, token, dag_dir)
         try:
             process = await self._start_agent(venv, env, dag_dir)
         except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
+            if private is not None:
+                shutil.rmtree(private, ignore_errors=True)
             raise
-        return _Agent(launch, process, ref, work)
+        return _Agent(launch, process, ref, private)
 
     # --- watching --------------------------------------------------------------------------
 
@@ -362,7 +381,10 @@ class SubprocessExecutor:
             self._agents.pop((agent.launch.ti_id, agent.launch.try_number), None)
             SUBPROCESS_AGENTS.set(len(self._agents))
             await self._free_slot()
-            shutil.rmtree(agent.work_dir, ignore_errors=True)
+            if agent.work_dir is not None:
+                shutil.rmtree(agent.work_dir, ignore_errors=True)
+        if code == EXIT_OK:
+            return  # the agent reported the try's success before it exited
         with contextlib.suppress(Exception):
             await self._after_exit(agent, code)
 

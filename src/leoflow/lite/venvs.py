@@ -118,6 +118,9 @@ class VenvInputs:
 
     def key(self) -> str:
         """Hex digest naming the venv (dependency order does not matter to pip)."""
+        cached: str | None = self.__dict__.get("_key")
+        if cached is not None:  # asked at every task launch: hash once
+            return cached
         payload = {
             "format": VENV_FORMAT,
             "python": self.python_version,
@@ -125,7 +128,9 @@ class VenvInputs:
             "sdk": self.sdk.fingerprint,
         }
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        digest = hashlib.sha256(canonical.encode()).hexdigest()
+        object.__setattr__(self, "_key", digest)
+        return digest
 
     def describe(self) -> str:
         deps = len(set(self.dependencies))

@@ -92,8 +92,12 @@ class FileLogStorage:
         data = "".join(record.to_json() + "\n" for record in records).encode("utf-8")
         path = self.path(ref)
         async with self._lock(path):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("ab") as handle:
+            try:
+                handle = path.open("ab")
+            except FileNotFoundError:  # the try's first lines: make its folder (only then)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                handle = path.open("ab")
+            with handle:
                 handle.write(data)
         return len(data)
 

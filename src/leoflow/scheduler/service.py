@@ -608,14 +608,18 @@ class Scheduler:
         self, candidates: list[DispatchCandidate], free: int
     ) -> list[DispatchCandidate]:
         """Keep ``max_active_tasks`` per DAG; the rest stay scheduled for a later pass."""
-        dag_uuids = list({c.dag_uuid for c in candidates})
-        active = await count_active_task_instances(self._pool, dag_uuids)
+        limits = {
+            cand.dag_version_id: (await self.catalog.get(cand.dag_version_id)).spec.max_active_tasks
+            for cand in candidates
+        }
+        limited = list({c.dag_uuid for c in candidates if limits[c.dag_version_id] is not None})
+        # Counting costs a round trip on the path of every dispatch: only for DAGs with a limit.
+        active = await count_active_task_instances(self._pool, limited) if limited else {}
         chosen: list[DispatchCandidate] = []
         for cand in candidates:
             if len(chosen) >= free:
                 break
-            compiled = await self.catalog.get(cand.dag_version_id)
-            limit = compiled.spec.max_active_tasks
+            limit = limits[cand.dag_version_id]
             if limit is not None and active.get(cand.dag_uuid, 0) >= limit:
                 continue
             active[cand.dag_uuid] = active.get(cand.dag_uuid, 0) + 1

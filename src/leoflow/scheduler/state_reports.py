@@ -123,15 +123,21 @@ class TaskReporter:
         hostname: str | None = None,
         pid: int | None = None,
         error: str | None = None,
+        identity: TaskIdentity | None = None,
     ) -> TransitionResult:
-        """Apply an agent's report for its try (``running`` or a final state)."""
+        """Apply an agent's report for its try (``running`` or a final state).
+
+        ``identity``: the task instance as the caller has just read it (the agent service
+        does for every report), which saves reading it again.
+        """
         state = TaskState(state)
         if state not in REPORTABLE_STATES:
             raise ValueError(
                 f"an agent cannot report {state.value}; it may report "
                 f"{', '.join(sorted(s.value for s in REPORTABLE_STATES))}"
             )
-        identity = await load_identity(self._db, ti_id)
+        if identity is None or identity.ti_id != ti_id:
+            identity = await load_identity(self._db, ti_id)
         if identity is None:
             return TransitionResult(False, state, refusal=TransitionRefusal.NOT_FOUND)
         fields: dict[str, Any] = {}

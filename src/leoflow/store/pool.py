@@ -60,27 +60,28 @@ async def single_statement(db: Database) -> AsyncIterator[Connection]:
 
 
 CHECK_IDLE_AFTER_SECONDS = 2.0
-"""A connection back in the pool for less than this is not checked before its next use: the
+"""A connection handed out less than this ago is not checked again before its next use: the
 server cannot have restarted unnoticed in between (a restart takes longer, and a connection it
 closed while in use is discarded when it comes back)."""
 
 
 class _IdleCheck:
-    """The pool's ``check``/``reset`` pair: check a connection only after it sat idle."""
+    """The pool's ``check``: a round trip only for a connection not handed out recently.
+
+    (Not a ``reset`` callback noting returns: with one, psycopg_pool returns every connection
+    through its background workers instead of at once, which made callers queue.)
+    """
 
     def __init__(self, idle_seconds: float) -> None:
         self._idle_seconds = idle_seconds
-        self._returned: weakref.WeakKeyDictionary[Connection, float] = weakref.WeakKeyDictionary()
+        self._handed_out: weakref.WeakKeyDictionary[Connection, float] = weakref.WeakKeyDictionary()
 
     async def check(self, conn: Connection) -> None:
-        returned = self._returned.get(conn)
-        if returned is None or time.monotonic() - returned >= self._idle_seconds:
+        now = time.monotonic()
+        last = self._handed_out.get(conn)
+        self._handed_out[conn] = now
+        if last is None or now - last >= self._idle_seconds:
             await AsyncConnectionPool.check_connection(conn)
-
-    async def reset(self, conn: Connection) -> None:
-        if conn.autocommit:  # a borrower left it in autocommit: never hand that on
-            await conn.set_autocommit(False)
-        self._returned[conn] = time.monotonic()
 
 
 async def create_pool(
@@ -94,8 +95,8 @@ async def create_pool(
 ) -> Pool:
     """Open an async pool on ``dsn`` and wait until its first connections work.
 
-    Connections idle for ``CHECK_IDLE_AFTER_SECONDS`` are checked on checkout, so a database
-    restart costs one failed check instead of an error in the caller. Close the pool with
+    A connection not handed out for ``CHECK_IDLE_AFTER_SECONDS`` is checked on checkout, so a
+    database restart costs one failed check instead of an error in the caller. Close the pool with
     ``await pool.close()`` (or ``async with``).
     """
     idle = _IdleCheck(CHECK_IDLE_AFTER_SECONDS)
@@ -107,7 +108,6 @@ async def create_pool(
         open=False,
         kwargs={"application_name": application_name},
         check=idle.check,
-        reset=idle.reset,
     )
     await pool.open(wait=True, timeout=open_timeout)
     return pool

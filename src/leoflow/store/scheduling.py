@@ -39,7 +39,7 @@ class ActiveRun:
         object.__setattr__(self, "state", RunState(self.state))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TaskInstanceState:
     """The columns of a task instance the planner reads."""
 
@@ -51,8 +51,19 @@ class TaskInstanceState:
     max_tries: int
     next_retry_at: datetime | None
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "state", TaskState(self.state))
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> TaskInstanceState:
+        """From the columns of :data:`_TASK_INSTANCE_STATE_COLUMNS`, in order.
+
+        A pass reads every task instance of each run it plans (a thousand for a wide run, at
+        every state change): positional and with the state looked up, this costs a third of
+        building the row by column name.
+        """
+        return cls(row[0], row[1], row[2], _TASK_STATES[row[3]], row[4], row[5], row[6])
+
+
+_TASK_STATES = {state.value: state for state in TaskState}
+_TASK_INSTANCE_STATE_COLUMNS = "id, run_uuid, task_id, state, try_number, max_tries, next_retry_at"
 
 
 @dataclass(frozen=True)
@@ -122,13 +133,12 @@ async def list_task_instance_states(
     if not run_uuids:
         return []
     async with single_statement(db) as conn:
-        cur = conn.cursor(row_factory=class_row(TaskInstanceState))
-        await cur.execute(
-            "SELECT id, run_uuid, task_id, state, try_number, max_tries, next_retry_at "
+        cur = await conn.execute(
+            f"SELECT {_TASK_INSTANCE_STATE_COLUMNS} "
             "FROM task_instances WHERE run_uuid = ANY(%s::uuid[])",
             (list(run_uuids),),
         )
-        return await cur.fetchall()
+        return [TaskInstanceState.from_row(row) for row in await cur.fetchall()]
 
 
 _APPLY_MOVES = """
@@ -244,14 +254,12 @@ async def load_version_spec(db: Database, version_id: UUID) -> dict[str, Any]:
 async def list_stale_running(db: Database, older_than: datetime) -> list[TaskInstanceState]:
     """``running`` task instances whose last heartbeat is older than ``older_than``."""
     async with single_statement(db) as conn:
-        cur = conn.cursor(row_factory=class_row(TaskInstanceState))
-        await cur.execute(
-            "SELECT id, run_uuid, task_id, state, try_number, max_tries, next_retry_at "
-            "FROM task_instances WHERE state = 'running' "
-            "AND COALESCE(last_heartbeat_at, start_date) < %s",
+        cur = await conn.execute(
+            f"SELECT {_TASK_INSTANCE_STATE_COLUMNS} FROM task_instances "
+            "WHERE state = 'running' AND COALESCE(last_heartbeat_at, start_date) < %s",
             (older_than,),
         )
-        return await cur.fetchall()
+        return [TaskInstanceState.from_row(row) for row in await cur.fetchall()]
 
 
 @dataclass(frozen=True)

@@ -190,8 +190,9 @@ class Workspace:
     # --- reading --------------------------------------------------------------------------
 
     def tree(self) -> tuple[list[FileEntry], bool]:
-        """Every folder and regular file (symlinks only when they stay inside), folders first;
-        ``True`` when the listing was cut at :data:`MAX_TREE_ENTRIES`."""
+        """Every folder and regular file (symlinks only when they stay inside, symlinked
+        folders not descended into), sorted by path; ``True`` when the listing was cut at
+        :data:`MAX_TREE_ENTRIES`."""
         entries: list[FileEntry] = []
         pending = [self.root]
         while pending:
@@ -391,6 +392,15 @@ class IdeState:
     editor: EditorAssets | None = None
     monaco: StaticFolder | None = None
 
+    def editor_files(self) -> StaticFolder | None:
+        """Monaco's files, looked for again while missing, so that running ``leoflow setup``
+        beside a running Lite is enough (a reload of the page, no restart)."""
+        if self.monaco is None:
+            self.editor = find_editor_assets(self.editor_dir)
+            if self.editor is not None:
+                self.monaco = StaticFolder(self.editor.vs_dir, immutable_prefixes=("",))
+        return self.monaco
+
     @property
     def available(self) -> bool:
         """Whether ``/ide`` exists on this server (Lite, serving a workspace)."""
@@ -492,7 +502,7 @@ async def ide_page(request: Request) -> Response:
     state = _state(request)
     root = str(request.scope.get("root_path", "")).rstrip("/") + "/"
     name = branding.instance_name(state.settings)
-    missing = "" if state.editor is not None else editor_hint(state.editor_dir)
+    missing = "" if state.editor_files() is not None else editor_hint(state.editor_dir)
     page = (
         state.page_template.replace("{{base}}", html.escape(root, quote=True))
         .replace("{{title}}", html.escape(f"IDE - {name}"))
@@ -517,9 +527,10 @@ async def client_file(request: Request, name: str) -> Response:
 async def monaco_file(request: Request, version: str, path: str) -> Response:
     """Monaco's files, same-origin; immutable, since the version is in the URL."""
     state = _state(request)
-    if state.monaco is None:
+    monaco = state.editor_files()
+    if monaco is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, editor_hint(state.editor_dir))
-    response = state.monaco.response(request, path) if version == MONACO_VERSION else None
+    response = monaco.response(request, path) if version == MONACO_VERSION else None
     if response is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Not Found")
     return response
@@ -627,9 +638,7 @@ def enable_ide(app: FastAPI, workspace: Path) -> None:
     if state.settings.edition == "pro":
         return
     state.workspace = Workspace(workspace)
+    state.editor_files()
     web = getattr(app.state, "web", None)  # leoflow.web.spa.WebState
     if web is not None:
         web.head_extra = '<script defer src="ide/static/nav.js"></script>'
-    state.editor = find_editor_assets(state.editor_dir)
-    if state.editor is not None:
-        state.monaco = StaticFolder(state.editor.vs_dir, immutable_prefixes=("",))

@@ -75,6 +75,27 @@ def _key_text(key: agent_pb2.TaskInstanceKey) -> str:
     return f"{key.dag_id}/{key.run_id}/{key.task_id} try {key.try_number}"
 
 
+def _expected_key(expected: ExpectedIdentity) -> agent_pb2.TaskInstanceKey | None:
+    """The try the executor named in full (``LEOFLOW_TI_*``), or ``None``."""
+    if (
+        expected.tenant is None
+        or expected.dag_id is None
+        or expected.run_id is None
+        or expected.task_id is None
+        or expected.map_index is None
+        or expected.try_number is None
+    ):
+        return None
+    return agent_pb2.TaskInstanceKey(
+        tenant=expected.tenant,
+        dag_id=expected.dag_id,
+        run_id=expected.run_id,
+        task_id=expected.task_id,
+        map_index=expected.map_index,
+        try_number=expected.try_number,
+    )
+
+
 def _identity_mismatch(expected: ExpectedIdentity, key: agent_pb2.TaskInstanceKey) -> list[str]:
     pairs: list[tuple[str, Any, Any]] = [
         ("tenant", expected.tenant, key.tenant),
@@ -111,6 +132,7 @@ class Agent:
         self._started_at: float | None = None
         self._began = time.monotonic()
         self._pushed = 0
+        self._spec_call: asyncio.Future[agent_pb2.TaskSpec] | None = None
         self.tracer = AgentTracer(parse_traceparent(settings.traceparent))
         plane.tracer = self.tracer
         self.log = AgentLog(settings.log_format, tracer=self.tracer)
@@ -179,6 +201,29 @@ class Agent:
     async def run(self) -> int:
         """Run the try; the exit code of the agent process (module docstring)."""
         self._install_signal_handlers()
+        # An executor that names the try in full lets the spec be asked for alongside
+        # Register (one round trip less before the task starts); what Register answers still
+        # decides, and a spec fetched for a try that does not match is never used.
+        expected = _expected_key(self.settings.expected)
+        if expected is not None:
+            self._spec_call = asyncio.ensure_future(self._get_spec(expected))
+        try:
+            return await self._registered_run()
+        finally:
+            unused, self._spec_call = self._spec_call, None
+            if unused is not None:  # never used (stopped, or another try): let it go quietly
+                unused.cancel()
+                with contextlib.suppress(BaseException):
+                    await unused
+
+    async def _get_spec(self, key: agent_pb2.TaskInstanceKey) -> agent_pb2.TaskSpec:
+        response = await self.plane.call(
+            "GetTaskSpec", agent_pb2.GetTaskSpecRequest(task_instance=key)
+        )
+        spec: agent_pb2.TaskSpec = response.spec
+        return spec
+
+    async def _registered_run(self) -> int:
         try:
             registered = await self._unless_stopped(
                 self.plane.call(
@@ -251,13 +296,10 @@ class Agent:
 
     async def _run_try(self, work: WorkDir, heartbeat_interval: float) -> int:
         try:
-            spec = (
-                await self._unless_stopped(
-                    self.plane.call(
-                        "GetTaskSpec", agent_pb2.GetTaskSpecRequest(task_instance=self.key)
-                    )
-                )
-            ).spec
+            spec_call, self._spec_call = self._spec_call, None
+            if spec_call is None:
+                spec_call = asyncio.ensure_future(self._get_spec(self.key))
+            spec = await self._unless_stopped(spec_call)
             task = task_entry(spec, self.key.task_id)
             argv, env = await self._unless_stopped(self._prepare(spec, task, work))
         except _Stopped:
