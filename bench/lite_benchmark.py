@@ -638,8 +638,9 @@ def markdown(report: dict[str, Any]) -> str:
         "min-max, or p50 / p95 over all samples of all runs).",
         "",
         f"Machine: {m['cpus']} vCPUs ({m['cpu']}), {m['memory_gib']} GiB RAM, {m['os']}, "
-        f"Python {m['python']}, {report['database']}. Load average at start "
-        f"{', '.join(map(str, m['load_average_at_start']))}"
+        f"Python {m['python']}, {report['database']}. Load average (1, 5, 15 min) at start "
+        f"{', '.join(map(str, m['load_average_at_start']))}, at end "
+        f"{', '.join(map(str, report['load_average_at_end']))}"
         + (f" ({report['note']})" if report.get("note") else "")
         + ".",
         f"Settings: Lite defaults ({report['settings']})"
