@@ -25,7 +25,9 @@ from harness.execution import (
     running_run,
     task,
 )
+from leoflow.agentapi import service as service_module
 from leoflow.auth.tokens import UserTokens, mint_agent_token
+from leoflow.scheduler import state_reports
 from leoflow.secrets import SecretCipher
 from leoflow.secrets.connections import EXTRA, PASSWORD, seal
 from leoflow.states import TaskState
@@ -683,3 +685,45 @@ async def test_mutual_tls_requires_a_client_certificate(
             stub = agent_pb2_grpc.AgentServiceStub(with_cert)
             answer = await stub.Register(agent_pb2.RegisterRequest(), metadata=token, timeout=5)
             assert answer.task_instance.task_id == "extract"
+
+
+async def test_preparation_reuses_the_task_instance_register_read(
+    agents: AgentHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spec and inputs need only what cannot change during a try: the row ``Register`` read
+    serves them; a state report reads the row anew (and hands it on to the reporter)."""
+    run = await running_run(agents.pool, ETL)
+    await advance(agents.pool, run.tis["transform"].id, TaskState.QUEUED)
+    reads: list[str] = []
+    real = service_module.find_task_try
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        reads.append(str(args[4]))
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service_module, "find_task_try", counted)
+    identities: list[object] = []
+    real_identity = state_reports.load_identity
+
+    async def identity(*args: object) -> object:
+        identities.append(args)
+        return await real_identity(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(state_reports, "load_identity", identity)
+    auth = agents.auth("etl", "transform")
+    await agents.stub.Register(agent_pb2.RegisterRequest(), metadata=auth["metadata"])
+    spec = await agents.stub.GetTaskSpec(
+        agent_pb2.GetTaskSpecRequest(task_instance=auth["key"]), metadata=auth["metadata"]
+    )
+    assert spec.spec.dag_id == "etl"
+    await agents.stub.FetchXCom(
+        agent_pb2.FetchXComRequest(task_instance=auth["key"], upstream_task_id="extract"),
+        metadata=auth["metadata"],
+    )
+    assert reads == ["transform"]
+    running = await _report(agents, "transform", agent_pb2.TASK_STATE_RUNNING)
+    assert running.applied  # type: ignore[attr-defined]
+    assert reads == ["transform", "transform"]
+    assert identities == []  # the reporter used the row the call had just read
+    row = await get_task_instance(agents.pool, run.tis["transform"].id)
+    assert row is not None and row.state is TaskState.RUNNING

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import json
 import os
 import signal
@@ -48,16 +47,9 @@ from leoflow.store.variables import create_variable
 from leoflow.telemetry.metrics import AGENT_LOST
 from leoflow.xcom import RunScope, XComAddress
 
-AGENT_AVAILABLE = importlib.util.find_spec("leoflow_sdk.agent.__main__") is not None
-
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(240),
-    pytest.mark.skipif(
-        not AGENT_AVAILABLE,
-        reason="the thin agent (leoflow_sdk.agent, `python -m leoflow_sdk.agent`) is not "
-        "importable yet; these tests need real agent processes",
-    ),
 ]
 
 SECRET = "e2e-signing-secret-0123456789abcdef"
