@@ -28,3 +28,15 @@ def make_project(tmp_path: Path) -> MakeProject:
         return folder
 
     return make
+
+
+@pytest.fixture(scope="session")
+def _leoflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("leoflow-home")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_leoflow_home(_leoflow_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``leoflow validate/compile`` build DAG venvs under LEOFLOW_HOME: one per session, never
+    the user's ``~/.leoflow``."""
+    monkeypatch.setenv("LEOFLOW_HOME", str(_leoflow_home))

@@ -21,7 +21,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def _compile(project: Path, *flags: str) -> tuple[int, dict[str, object]]:
-    done = runner.invoke(app, ["compile", str(project), "--json", *flags])
+    done = runner.invoke(app, ["compile", str(project), "--json", "--no-venv", *flags])
     return done.exit_code, json.loads(done.stdout)
 
 

@@ -46,7 +46,7 @@ def leoflow(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def compile_json(*args: str) -> dict[str, object]:
-    done = leoflow("compile", "--json", *args)
+    done = leoflow("compile", "--json", "--no-venv", *args)  # the image holds the dependencies
     assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
     summary: dict[str, object] = json.loads(done.stdout)
     return summary
@@ -265,7 +265,7 @@ def test_failed_build_shows_the_builder_output(runtime_image: RuntimeImage, star
         f"FROM {runtime_image.tag}\nRUN echo about-to-fail && exit 7\n", encoding="utf-8"
     )
     done = leoflow(
-        "compile", str(starter), "--dockerfile", str(starter / "Dockerfile.broken"),
+        "compile", "--no-venv", str(starter), "--dockerfile", str(starter / "Dockerfile.broken"),
         "--builder", "podman",
     )  # fmt: skip
     assert done.returncode == 1
@@ -295,8 +295,8 @@ def test_docker_builder_builds_and_pushes(
         check=True,
     )
     done = subprocess.run(
-        [*LEOFLOW, "compile", "--json", str(starter), "--build", "--push", "--builder", "docker",
-         "--registry", f"{registry}/docker"],
+        [*LEOFLOW, "compile", "--json", "--no-venv", str(starter), "--build", "--push",
+         "--builder", "docker", "--registry", f"{registry}/docker"],
         capture_output=True, text=True, timeout=600, check=False, env=env,
     )  # fmt: skip
     assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"

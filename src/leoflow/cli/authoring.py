@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from leoflow.cli.dag_venv import dag_venv_python
 from leoflow.cli.starter import STARTER_CONFIG, STARTER_DAG
 from leoflow.compiler import CompileError, CompileResult, compile_project
 from leoflow.compiler.extract import DEFAULT_TIMEOUT_SECONDS
@@ -28,6 +29,15 @@ TimeoutOption = Annotated[
 ]
 ProjectArgument = Annotated[
     Path, typer.Argument(help="Project folder (or its DAG file). Default: current folder.")
+]
+VenvOption = Annotated[
+    bool,
+    typer.Option(
+        "--venv/--no-venv",
+        help="Import the DAG file in the DAG's own virtualenv (leoflow.yaml's python_version "
+        "and dependencies; built once, cached under LEOFLOW_HOME/venvs), as Lite and its tasks "
+        "do. --no-venv imports it in this interpreter.",
+    ),
 ]
 
 
@@ -58,9 +68,10 @@ def _summary(result: CompileResult) -> dict[str, Any]:
     }
 
 
-def _compile(target: Path, timeout: float, as_json: bool) -> CompileResult:
+def _compile(target: Path, timeout: float, as_json: bool, *, venv: bool) -> CompileResult:
     try:
-        return compile_project(target, timeout=timeout)
+        python = dag_venv_python(target, quiet=as_json) if venv else None
+        return compile_project(target, timeout=timeout, python=python)
     except CompileError as exc:
         raise _fail(as_json, exc) from None
 
@@ -95,9 +106,10 @@ def validate(
     directory: ProjectArgument = Path("."),
     timeout: TimeoutOption = DEFAULT_TIMEOUT_SECONDS,
     as_json: JsonOption = False,
+    venv: VenvOption = True,
 ) -> None:
     """Compile the project in memory and report problems; writes nothing."""
-    result = _compile(directory, timeout, as_json)
+    result = _compile(directory, timeout, as_json, venv=venv)
     summary = _summary(result)
     _emit(
         as_json,
@@ -114,6 +126,7 @@ def compile_command(
     ] = None,
     timeout: TimeoutOption = DEFAULT_TIMEOUT_SECONDS,
     as_json: JsonOption = False,
+    venv: VenvOption = True,
     *,
     build: Annotated[
         bool, typer.Option("--build", help="Build the DAG image and record it in dag.json.")
@@ -136,7 +149,7 @@ def compile_command(
     ] = None,
 ) -> None:
     """Compile the project to dag.json; optionally build and push its image (Pro)."""
-    result = _compile(directory, timeout, as_json)
+    result = _compile(directory, timeout, as_json, venv=venv)
     project_dir = directory.parent if directory.is_file() else directory
     target = output or project_dir / "dag.json"
     options = ImageOptions(

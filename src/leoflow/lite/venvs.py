@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TextIO
 
-from leoflow.spec import DagSpec
+from leoflow.spec import DagSpec, LeoflowYaml
 from leoflow.telemetry import get_logger
 from leoflow.telemetry.metrics import VENV_BUILD_DURATION, VENV_BUILDS
 
@@ -106,6 +106,19 @@ class VenvInputs:
     python_version: str
     dependencies: tuple[str, ...]
     sdk: SdkSource = field(default_factory=sdk_source)
+
+    @classmethod
+    def for_config(cls, config: LeoflowYaml | None, sdk: SdkSource) -> VenvInputs:
+        """The venv a project's DAG runs in, from its leoflow.yaml, before it is compiled.
+
+        Gives the same inputs as :meth:`for_spec` does for the compiled spec, so the venv built
+        to compile the DAG is the one its tasks run in.
+        """
+        return cls(
+            python_version=(config.python_version if config else None) or current_python_version(),
+            dependencies=tuple(config.dependencies) if config else (),
+            sdk=sdk,
+        )
 
     @classmethod
     def for_spec(cls, spec: DagSpec, sdk: SdkSource) -> VenvInputs:

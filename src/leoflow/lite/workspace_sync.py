@@ -38,7 +38,7 @@ from leoflow.compiler.project import DAG_SOURCES, CompileResult, compile_project
 from leoflow.compiler.workspace import scan_workspace
 from leoflow.config import Settings
 from leoflow.executors.inline_http import inline_http_problems
-from leoflow.lite.venvs import VenvBuildError, VenvInputs, VenvManager, current_python_version
+from leoflow.lite.venvs import VenvBuildError, VenvInputs, VenvManager
 from leoflow.scheduler.operations import FULL_PASS
 from leoflow.spec import DagSpec, LeoflowYaml, dump_dag_json, spec_hash
 from leoflow.store import import_errors
@@ -171,16 +171,8 @@ def dag_file_of(project: Path, config: LeoflowYaml | None = None) -> Path:
 
 
 def venv_inputs_for(config: LeoflowYaml | None, venvs: VenvManager) -> VenvInputs:
-    """The venv a project's DAG runs in, from its leoflow.yaml, before it is compiled.
-
-    The same inputs as :meth:`VenvManager.inputs_for` gives for the compiled spec, so the venv
-    built to compile the DAG is the one its tasks run in.
-    """
-    return VenvInputs(
-        python_version=(config.python_version if config else None) or current_python_version(),
-        dependencies=tuple(config.dependencies) if config else (),
-        sdk=venvs.sdk,
-    )
+    """The venv a project's DAG runs in, from its leoflow.yaml, before it is compiled."""
+    return VenvInputs.for_config(config, venvs.sdk)
 
 
 def is_relevant_change(path: Path, root: Path) -> bool:

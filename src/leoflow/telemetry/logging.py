@@ -12,7 +12,7 @@ import json
 import logging
 import sys
 from collections.abc import MutableMapping
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 import structlog
 from opentelemetry import trace
@@ -74,8 +74,14 @@ def _shared_processors() -> list[Any]:
     ]
 
 
-def configure_logging(fmt: LogFormat = "json", level: str = "INFO") -> None:
-    """Configure structlog and the standard library logging for this process (idempotent)."""
+def configure_logging(
+    fmt: LogFormat = "json", level: str = "INFO", stream: TextIO | None = None
+) -> None:
+    """Configure structlog and the standard library logging for this process (idempotent).
+
+    Lines go to ``stream`` (default stdout, where a service's log collector reads); a CLI
+    command whose stdout is its result (``--json``) passes stderr.
+    """
     renderer: Any
     if fmt == "console":
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
@@ -92,7 +98,7 @@ def configure_logging(fmt: LogFormat = "json", level: str = "INFO") -> None:
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(formatter)
     _State.format = fmt
     _State.handler = handler
