@@ -169,7 +169,7 @@ def kubernetes_reachable(settings: KubernetesSettings, timeout: float = _PROBE_T
     try:
         client = Client(config=kube_config(settings), timeout=httpx.Timeout(timeout))
         client.get(Namespace, name=settings.namespace)
-    except ApiError:
+    except (ApiError, httpx.HTTPStatusError):
         return ""  # the API server answered (403/404 still prove it is reachable)
     except Exception as exc:
         return str(exc).strip() or type(exc).__name__
@@ -236,6 +236,22 @@ def check_ui_assets(settings: Settings) -> Check:
     )
 
 
+def check_docs_assets(settings: Settings) -> Check:
+    from leoflow.web.docs_assets import SCALAR_VERSION, docs_assets_dir, docs_hint, find_docs_assets
+
+    dest = docs_assets_dir(settings)
+    if find_docs_assets(dest) is not None:
+        return Check(
+            "api docs", "ok", f"API reference renderer (Scalar {SCALAR_VERSION}) in {dest}"
+        )
+    return Check(
+        "api docs",
+        "warn",
+        f"the API reference renderer is not in {dest} (/docs answers 503; /openapi.json works)",
+        docs_hint() + " `leoflow lite` also does this on its first start.",
+    )
+
+
 def check_port(host: str = "127.0.0.1", port: int = 8088) -> Check:
     with socket.socket() as sock:
         sock.settimeout(0.5)
@@ -261,6 +277,7 @@ def run_checks(settings: Settings) -> list[Check]:
         lambda: check_kubeconfig(settings),
         lambda: check_disk(settings),
         lambda: check_ui_assets(settings),
+        lambda: check_docs_assets(settings),
         lambda: check_port(settings.api_host, settings.api_port),
     ]
     results = []
