@@ -23,7 +23,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "kubernetes"))
 
-from kube_standin import StandInApiServer  # noqa: E402
+from kube_standin import StandInApiServer
 
 LEOFLOW = Path(sys.executable).with_name("leoflow")
 IMAGE = "registry.example/leoflow/python-runtime:3.11"
