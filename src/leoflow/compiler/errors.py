@@ -11,7 +11,8 @@ class CompileError(Exception):
     ``kind`` says which stage refused it: ``config`` (no or bad leoflow.yaml), ``dag`` (the DAG
     file: an unsupported construct, an invalid call), ``crash`` (the file raised), ``timeout``,
     ``select`` (no DAG with the configured id), ``spec`` (the result fails dag.json
-    validation) or ``environment`` (the DAG's virtualenv could not be built). ``detail`` carries a traceback or output excerpt when there is one.
+    validation) or ``environment`` (the DAG's virtualenv could not be built). ``detail``
+    carries a traceback or output excerpt when there is one.
     """
 
     def __init__(self, kind: str, problems: Sequence[str], detail: str | None = None) -> None:
