@@ -99,6 +99,7 @@ class ControlPlane:
         log.info("agent service listening", address=endpoint.address)
         app = create_app(self.pool, settings)
         app.state.scheduler = self.scheduler
+        app.state.xcom_service = self.plane.xcom  # operators' XCom edits reach the tasks' store
         if self.configure_app is not None:
             self.configure_app(app)
         config = uvicorn.Config(

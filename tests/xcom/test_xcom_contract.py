@@ -112,6 +112,15 @@ async def test_list_sizes_and_deletes(service: tuple[XComService, RunScope]) -> 
     assert await xcom.list_run(scope) == []
 
 
+async def test_delete_forgets_exactly_one_value(service: tuple[XComService, RunScope]) -> None:
+    xcom, scope = service
+    await xcom.push_json(_at(scope, "a"), 1)
+    await xcom.push_json(_at(scope, "a", "k"), 2)
+    assert await xcom.delete(_at(scope, "a")) is True  # "" is return_value
+    assert await xcom.delete(_at(scope, "a")) is False
+    assert [(x.task_id, x.key) for x in await xcom.list_run(scope)] == [("a", "k")]
+
+
 async def test_fan_in_check_uses_stored_sizes(service: tuple[XComService, RunScope]) -> None:
     xcom, scope = service
     await xcom.push_json(_at(scope, "a"), "x" * 30)

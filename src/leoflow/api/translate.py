@@ -292,7 +292,7 @@ def dag_run_response(row: RunRow) -> DAGRunResponse:
         run_type=DagRunType(row.run_type),
         state=DagRunState(row.state),
         triggered_by=triggered_by(row.triggered_by),
-        triggering_user_name=None,
+        triggering_user_name=row.triggering_user_name,
         conf=row.conf,
         note=row.note,
         dag_versions=[

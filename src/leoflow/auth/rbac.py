@@ -22,7 +22,8 @@ class Permission(StrEnum):
     """Pause, unpause, delete a DAG."""
     RUNS_TRIGGER = "runs:trigger"
     RUNS_EDIT = "runs:edit"
-    """Clear, mark, delete runs and task instances; edit notes."""
+    """Clear, mark, delete runs and task instances; edit notes; write XCom entries (Airflow
+    gives XCom writes to the same role, User)."""
     XCOM_READ = "xcom:read"
     LOGS_READ = "logs:read"
     VARIABLES_READ = "variables:read"

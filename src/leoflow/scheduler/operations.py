@@ -55,6 +55,7 @@ async def trigger_dag_run(
     logical_date: datetime | None = None,
     run_id: str | None = None,
     triggered_by: str = "rest_api",
+    triggering_user_name: str | None = None,
     note: str | None = None,
     now: datetime | None = None,
 ) -> DagRun:
@@ -62,6 +63,7 @@ async def trigger_dag_run(
 
     Idempotent on ``run_id``: triggering the same run id twice returns the existing run.
     As in Airflow 3, a manual run's data interval is its logical date (when one is given).
+    ``triggering_user_name`` records who asked for the run (Airflow shows it on the run).
     """
     version = await get_latest_dag_version(db, dag_uuid)
     if version is None:
@@ -79,6 +81,7 @@ async def trigger_dag_run(
         run_after=now,
         conf=conf,
         triggered_by=triggered_by,
+        triggering_user_name=triggering_user_name,
         note=note,
     )
     await notify(db, SCHEDULER_CHANNEL, FULL_PASS)
@@ -229,3 +232,17 @@ async def mark_dag_run(db: Database, run_uuid: UUID, state: RunState) -> DagRun 
         marked = await transition_dag_run(conn, run_uuid, state, by_operator=True)
     await notify(db, SCHEDULER_CHANNEL, FULL_PASS)
     return marked
+
+
+async def set_dag_run_state(db: Database, run_uuid: UUID, state: RunState) -> DagRun | None:
+    """An operator's state change of a run (``PATCH …/dagRuns/{run}``, one or in bulk).
+
+    ``queued`` sends the run back to the scheduler as it is (nothing is cleared); ``success``
+    and ``failed`` settle its unfinished task instances (:func:`mark_dag_run`). ``None`` when
+    the run cannot move from its current state.
+    """
+    if state is RunState.QUEUED:
+        queued = await transition_dag_run(db, run_uuid, RunState.QUEUED, by_operator=True)
+        await notify(db, SCHEDULER_CHANNEL, FULL_PASS)
+        return queued
+    return await mark_dag_run(db, run_uuid, state)

@@ -22,7 +22,7 @@ from leoflow.store.pool import Database, acquire, single_statement
 COLUMNS = (
     "id, dag_uuid, run_id, dag_version_id, state, run_type, triggered_by, logical_date, "
     "data_interval_start, data_interval_end, run_after, conf, note, queued_at, start_date, "
-    "end_date, created_at, updated_at"
+    "end_date, created_at, updated_at, triggering_user_name"
 )
 
 
@@ -56,6 +56,8 @@ class DagRun:
     end_date: datetime | None
     created_at: datetime
     updated_at: datetime
+    triggering_user_name: str | None = None
+    """Who triggered a manual run (``None`` for the scheduler's runs)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "state", RunState(self.state))
@@ -64,12 +66,14 @@ class DagRun:
 
 _INSERT = f"""
     INSERT INTO dag_runs (
-        dag_uuid, run_id, dag_version_id, state, run_type, triggered_by, logical_date,
-        data_interval_start, data_interval_end, run_after, conf, note, queued_at, start_date
+        dag_uuid, run_id, dag_version_id, state, run_type, triggered_by, triggering_user_name,
+        logical_date, data_interval_start, data_interval_end, run_after, conf, note, queued_at,
+        start_date
     )
     VALUES (
         %(dag_uuid)s, %(run_id)s, %(dag_version_id)s, %(state)s, %(run_type)s,
-        %(triggered_by)s, %(logical_date)s, %(data_interval_start)s, %(data_interval_end)s,
+        %(triggered_by)s, %(triggering_user_name)s, %(logical_date)s,
+        %(data_interval_start)s, %(data_interval_end)s,
         COALESCE(%(run_after)s, now()), %(conf)s, %(note)s,
         CASE WHEN %(state)s = 'queued' THEN now() END,
         CASE WHEN %(state)s = 'running' THEN now() END
@@ -92,6 +96,7 @@ async def create_dag_run(
     run_after: datetime | None = None,
     conf: Mapping[str, Any] | None = None,
     triggered_by: str | None = None,
+    triggering_user_name: str | None = None,
     note: str | None = None,
     state: RunState = RunState.QUEUED,
 ) -> tuple[DagRun, bool]:
@@ -107,6 +112,7 @@ async def create_dag_run(
         "state": RunState(state).value,
         "run_type": RunType(run_type).value,
         "triggered_by": triggered_by,
+        "triggering_user_name": triggering_user_name,
         "logical_date": logical_date,
         "data_interval_start": data_interval_start,
         "data_interval_end": data_interval_end,

@@ -43,7 +43,7 @@ _SELECT = f"""
            v.version_number, v.created_at AS version_created_at, r.state, r.run_type,
            r.triggered_by, r.logical_date, r.data_interval_start, r.data_interval_end,
            r.run_after, r.conf, r.note, r.queued_at, r.start_date, r.end_date,
-           {_DURATION} AS duration, r.created_at, r.updated_at
+           {_DURATION} AS duration, r.created_at, r.updated_at, r.triggering_user_name
     FROM dag_runs r
     JOIN dags d ON d.id = r.dag_uuid
     JOIN dag_versions v ON v.id = r.dag_version_id
@@ -77,6 +77,7 @@ class RunRow:
     duration: float | None
     created_at: datetime
     updated_at: datetime
+    triggering_user_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,8 @@ class RunFilter:
     run_id_prefix: str | None = None
     dag_id_pattern: str | None = None
     dag_id_prefix: str | None = None
+    triggering_user_pattern: str | None = None
+    triggering_user_prefix: str | None = None
 
 
 def _where(tenant_id: UUID, flt: RunFilter) -> Where:
@@ -123,6 +126,8 @@ def _where(tenant_id: UUID, flt: RunFilter) -> Where:
     where.prefix("r.run_id", flt.run_id_prefix)
     where.pattern("d.dag_id", flt.dag_id_pattern)
     where.prefix("d.dag_id", flt.dag_id_prefix)
+    where.pattern("r.triggering_user_name", flt.triggering_user_pattern)
+    where.prefix("r.triggering_user_name", flt.triggering_user_prefix)
     return where
 
 

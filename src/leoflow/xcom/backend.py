@@ -71,6 +71,9 @@ class XComBackend(Protocol):
     async def list_run(self, scope: RunScope) -> list[StoredXCom]:
         """Every live value of a run, by task, map index and key."""
 
+    async def delete(self, address: XComAddress) -> bool:
+        """Forget the value at ``address``; whether a live value was there."""
+
     async def delete_task(self, scope: RunScope, task_id: str, map_index: int = UNMAPPED) -> int:
         """Forget everything one task instance pushed (a new try starts clean)."""
 

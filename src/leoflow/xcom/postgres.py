@@ -106,6 +106,16 @@ class PostgresXComBackend:
             )
             return [_stored(row) for row in await cur.fetchall()]
 
+    async def delete(self, address: XComAddress) -> bool:
+        async with single_statement(self._db) as conn:
+            cur = await conn.execute(
+                "DELETE FROM xcom WHERE run_uuid = %s AND task_id = %s AND map_index = %s "
+                f"AND key = %s RETURNING {_LIVE}",
+                (address.scope.run_uuid, address.task_id, address.map_index, address.key),
+            )
+            row = await cur.fetchone()
+        return bool(row and row[0])
+
     async def delete_task(self, scope: RunScope, task_id: str, map_index: int = UNMAPPED) -> int:
         async with single_statement(self._db) as conn:
             cur = await conn.execute(

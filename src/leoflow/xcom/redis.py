@@ -147,6 +147,9 @@ class RedisXComBackend:
             deleted, _ = await pipe.execute()
         return int(deleted)
 
+    async def delete(self, address: XComAddress) -> bool:
+        return await self._delete(address.scope, [address]) > 0
+
     async def delete_task(self, scope: RunScope, task_id: str, map_index: int = UNMAPPED) -> int:
         addresses = [
             a

@@ -108,6 +108,13 @@ class XComService:
         except XComRejected as exc:
             raise self._rejected(exc) from None
 
+    async def delete(self, address: XComAddress) -> bool:
+        """Forget one value (an operator's delete); whether a live value was there."""
+        key = self.policy.check_key(address.key)
+        return await self.backend.delete(
+            XComAddress(address.scope, address.task_id, key, address.map_index)
+        )
+
     async def clear_task(self, scope: RunScope, task_id: str, map_index: int = -1) -> int:
         """Forget a task instance's values (its new try starts clean, as in Airflow)."""
         return await self.backend.delete_task(scope, task_id, map_index)

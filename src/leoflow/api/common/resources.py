@@ -1,8 +1,9 @@
-"""App-level resources the routes depend on: the database, the DAG catalog, settings, logs.
+"""App-level resources the routes depend on: the database, the DAG catalog, settings, logs and
+the XCom service.
 
 The composition root may put ready-made instances on ``app.state`` (``pool``, ``settings``,
-``dag_catalog``, ``log_reader``); whatever it leaves out is built here on first use, once per
-app, so the API also works when mounted by tests or by Lite with only a pool.
+``dag_catalog``, ``log_reader``, ``xcom_service``); whatever it leaves out is built here on
+first use, once per app, so the API also works when mounted by tests or by Lite with only a pool.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from leoflow.api.log_reader import FileLogReader, LogReader
 from leoflow.config import Settings, load_settings
 from leoflow.scheduler.dag_catalog import DagCatalog
 from leoflow.store.pool import Pool
+from leoflow.xcom import XComService, build_xcom_service
 
 
 def get_pool(request: Request) -> Pool:
@@ -50,3 +52,14 @@ def get_log_reader(request: Request) -> LogReader:
         reader = FileLogReader(get_settings(request).home / "logs")
         state.log_reader = reader
     return reader
+
+
+def get_xcom_service(request: Request) -> XComService:
+    """The XCom service (policy and backend) that the tasks of this control plane use, so a
+    value written through the API is checked and stored exactly like a task's push."""
+    state = request.app.state
+    service: XComService | None = getattr(state, "xcom_service", None)
+    if service is None:
+        service = build_xcom_service(get_settings(request), get_pool(request))
+        state.xcom_service = service
+    return service

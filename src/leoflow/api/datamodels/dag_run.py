@@ -158,3 +158,34 @@ class DAGRunsBatchBody(StrictBaseModel):
     duration_lte: float | None = None
     duration_lt: float | None = None
     conf_contains: str | None = None
+
+
+class BulkDAGRunBody(StrictBaseModel):
+    """Request body for bulk operations on Dag Runs."""
+
+    dag_run_id: str
+    dag_id: str | None = None
+    state: DagRunMutableStates | None = None
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class BulkDAGRunClearBody(StrictBaseModel):
+    """Request body for the bulk clear Dag Runs endpoint."""
+
+    partition_key: str | None = None
+    partition_date_start: datetime | None = None
+    partition_date_end: datetime | None = None
+    dry_run: bool = True
+    only_failed: bool = False
+    only_new: bool = False
+    run_on_latest_version: bool | None = None
+    note: str | None = Field(default=None, max_length=1000)
+    dag_runs: list[BulkDAGRunBody] = Field(default_factory=list)
+
+    @property
+    def has_partition_selectors(self) -> bool:
+        """Whether runs are selected by partition rather than listed."""
+        return any(
+            v is not None
+            for v in (self.partition_key, self.partition_date_start, self.partition_date_end)
+        )

@@ -283,3 +283,19 @@ class ExtraLinkCollectionResponse(BaseModel):
 
     extra_links: dict[str, str | None]
     total_entries: int
+
+
+class BulkTaskInstanceBody(PatchTaskInstanceBody):
+    """Request body for bulk update, and delete task instances."""
+
+    task_id: str
+    map_index: int | None = None
+    dag_id: str | None = None
+    dag_run_id: str | None = None
+
+    def patch_body(self) -> PatchTaskInstanceBody:
+        """The single-instance patch this entity stands for (the fields it set stay set)."""
+        fields = self.model_fields_set & set(PatchTaskInstanceBody.model_fields)
+        return PatchTaskInstanceBody.model_construct(
+            _fields_set=fields, **{name: getattr(self, name) for name in fields}
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from leoflow.api.datamodels.common import BaseModel
+from leoflow.api.datamodels.common import BaseModel, StrictBaseModel
 
 
 class XComResponse(BaseModel):
@@ -40,3 +40,18 @@ class XComCollectionResponse(BaseModel):
 
     xcom_entries: list[XComResponse]
     total_entries: int
+
+
+class XComCreateBody(StrictBaseModel):
+    """Payload serializer for creating an XCom entry."""
+
+    key: str
+    value: Any
+    map_index: int = -1
+
+
+class XComUpdateBody(StrictBaseModel):
+    """Payload serializer for updating an XCom entry."""
+
+    value: Any
+    map_index: int = -1

@@ -9,12 +9,12 @@ of ``extra`` are masked the same way and restored on update.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from leoflow.api.bulk import (
@@ -32,8 +32,11 @@ from leoflow.api.routes._audit import record_action
 from leoflow.api.routes._listing import page_limit, parse_order_by
 from leoflow.api.security import Permission, Principal, get_security, require
 from leoflow.secrets.cipher import DecryptionError, SecretCipher
+from leoflow.secrets.connection_tests import ConnectionTester, ProbeTarget, probe
 from leoflow.secrets.connections import EXTRA, PASSWORD, open_connection, seal, unseal
+from leoflow.secrets.default_connections import create_default_connections
 from leoflow.secrets.masking import MASK, merge_masked, redact_json_text
+from leoflow.store import connection_tests as test_store
 from leoflow.store import connections as store
 from leoflow.store.pool import Connection, Pool, acquire
 
@@ -48,7 +51,6 @@ TEST_DISABLED = (
 )
 _PLAIN_FIELDS = ("conn_type", "description", "host", "login", "schema", "port")
 _SORTABLE = tuple(store.SORT_COLUMNS)
-_TEST_TIMEOUT_SECONDS = 5.0
 
 
 def _not_found(connection_id: str) -> HTTPException:
@@ -69,7 +71,7 @@ class ConnectionBody(BaseModel):
     host: str | None = Field(default=None)
     login: str | None = Field(default=None)
     schema_: str | None = Field(default=None, alias="schema")
-    port: int | None = Field(default=None)
+    port: int | None = Field(default=None, ge=0, le=65535)
     password: str | None = Field(default=None)
     extra: str | None = Field(default=None)
     team_name: str | None = Field(default=None, max_length=50)
@@ -144,6 +146,32 @@ class ConnectionTestResponse(BaseModel):
 
     status: bool
     message: str
+
+
+class ConnectionTestRequestBody(ConnectionBody):
+    """Request body for enqueueing a connection test (``commit_on_success`` saves it)."""
+
+    commit_on_success: bool = False
+    executor: str | None = Field(default=None)
+    queue: str | None = Field(default=None)
+
+
+class ConnectionTestQueuedResponse(BaseModel):
+    """Response returned when a connection test has been enqueued."""
+
+    token: str
+    connection_id: str
+    state: str
+
+
+class AsyncConnectionTestResponse(BaseModel):
+    """Response returned when polling for the status of an enqueued connection test."""
+
+    token: str
+    connection_id: str
+    state: str
+    result_message: str | None
+    created_at: datetime
 
 
 def _pool(request: Request) -> Pool:
@@ -427,27 +455,135 @@ async def test_connection(
     test_connection``). The control plane never runs provider hooks (user code), so the test
     is a network reachability check of ``host:port``.
     """
+    _require_testing(request)
+    await record_action(request, principal, "test_connection", connection_id=body.connection_id)
+    result = await probe(body.host, body.port)
+    return ConnectionTestResponse(status=result.ok, message=result.message)
+
+
+def _require_testing(request: Request) -> None:
     if get_security(request).settings.test_connection != "enabled":
         raise HTTPException(status.HTTP_403_FORBIDDEN, TEST_DISABLED)
-    await record_action(request, principal, "test_connection", connection_id=body.connection_id)
-    if not body.host or body.port is None:
-        return ConnectionTestResponse(
-            status=False, message="Connection has no host and port to test"
-        )
-    try:
-        _reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(body.host, body.port), timeout=_TEST_TIMEOUT_SECONDS
-        )
-    except (OSError, TimeoutError) as exc:
-        reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
-        return ConnectionTestResponse(
-            status=False, message=f"Cannot reach {body.host}:{body.port}: {reason}"
-        )
-    writer.close()
-    await writer.wait_closed()
-    return ConnectionTestResponse(
-        status=True, message=f"Connection successfully tested ({body.host}:{body.port} reachable)"
+
+
+def _tester(request: Request) -> ConnectionTester:
+    state = request.app.state
+    tester: ConnectionTester | None = getattr(state, "connection_tester", None)
+    if tester is None:
+        tester = ConnectionTester(_pool(request))
+        state.connection_tester = tester
+    return tester
+
+
+def _saver(request: Request, principal: Principal, body: ConnectionBody) -> Any:
+    """What ``commit_on_success`` runs once the test passed: create or update the connection
+    with the tested fields (the cipher is checked before the test is enqueued)."""
+    cipher = get_security(request).require_cipher()
+    pool = _pool(request)
+
+    async def save() -> None:
+        async with acquire(pool) as conn, conn.transaction():
+            row = await store.get_connection(conn, principal.tenant_id, body.connection_id)
+            if row is None:
+                await store.insert_connection(
+                    conn, _new_connection(cipher, principal.tenant_id, body)
+                )
+            else:
+                await store.update_connection(conn, row.id, _changes(cipher, row, body, None))
+
+    return save
+
+
+@router.post(
+    "/enqueue-test",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={403: {}, 409: {}, 422: {}},
+)
+async def enqueue_connection_test(
+    request: Request,
+    body: ConnectionTestRequestBody,
+    principal: Annotated[Principal, Depends(require(Permission.CONNECTIONS_EDIT))],
+) -> ConnectionTestQueuedResponse:
+    """Enqueue a connection test; poll ``GET /connections/enqueue-test`` with the token.
+
+    Leoflow runs the same reachability test as ``POST /connections/test``, in the background
+    of the control plane (no executor or queue is involved, so naming one is refused). With
+    ``commit_on_success`` the connection is created or updated once the test passed.
+    """
+    _require_testing(request)
+    for name in ("executor", "queue"):
+        if getattr(body, name) is not None:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"{name} cannot be chosen: Leoflow runs connection tests in the control plane, "
+                "not on an executor; leave it unset",
+            )
+    tested = ConnectionBody.model_validate(
+        body.model_dump(by_alias=True, include=body.model_fields_set - _TEST_OPTIONS)
     )
+    target = ProbeTarget(
+        connection_id=body.connection_id,
+        host=body.host,
+        port=body.port,
+        commit=_saver(request, principal, tested) if body.commit_on_success else None,
+    )
+    try:
+        row = await _tester(request).enqueue(
+            principal.tenant_id, target, requested_by=principal.username
+        )
+    except test_store.ActiveTestExistsError:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"An active connection test already exists for connection_id `{body.connection_id}`.",
+        ) from None
+    await record_action(
+        request,
+        principal,
+        "enqueue_connection_test",
+        connection_id=body.connection_id,
+        commit_on_success=body.commit_on_success,
+    )
+    return ConnectionTestQueuedResponse(
+        token=row.token, connection_id=row.connection_id, state=row.state
+    )
+
+
+_TEST_OPTIONS = frozenset({"commit_on_success", "executor", "queue"})
+
+
+@router.get("/enqueue-test", responses={404: {}})
+async def get_connection_test(
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Permission.CONNECTIONS_READ))],
+    connection_test_token: Annotated[str, Header(alias="Airflow-Connection-Test-Token")],
+) -> AsyncConnectionTestResponse:
+    """Poll an enqueued connection test by its token (passed as a header)."""
+    row = await test_store.get_by_token(_pool(request), principal.tenant_id, connection_test_token)
+    if row is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"No connection test found for token: `{connection_test_token}`",
+        )
+    return AsyncConnectionTestResponse(
+        token=row.token,
+        connection_id=row.connection_id,
+        state=row.state,
+        result_message=row.result_message,
+        created_at=row.created_at,
+    )
+
+
+@router.post("/defaults", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+async def create_defaults(
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Permission.CONNECTIONS_EDIT))],
+) -> Response:
+    """Create Airflow's well-known default connections that do not exist yet
+    (``postgres_default``, ``http_default`` …; see docs/api.md). Existing ones are untouched."""
+    cipher = get_security(request).require_cipher()
+    created = await create_default_connections(_pool(request), cipher, principal.tenant_id)
+    await record_action(request, principal, "create_default_connections", created=created)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/{connection_id}", response_model=ConnectionResponse)

@@ -42,25 +42,21 @@ from leoflow.api.datamodels.task_instances import ClearTaskInstanceCollectionRes
 from leoflow.api.log_reader import LogReader
 from leoflow.api.routes._audit import record_action
 from leoflow.api.security import Permission, Principal, require
+from leoflow.api.services.dag_runs import RunClear, clear_run
 from leoflow.api.translate import dag_run_response, task_instance_response
 from leoflow.scheduler.dag_catalog import DagCatalog
 from leoflow.scheduler.operations import (
-    FULL_PASS,
-    ClearRequest,
     OperationError,
-    clear_task_instances,
     manual_run_id,
-    mark_dag_run,
+    set_dag_run_state,
     trigger_dag_run,
 )
 from leoflow.states import RunState
-from leoflow.store import run_queries, ti_queries
+from leoflow.store import run_queries
 from leoflow.store._filters import Range
-from leoflow.store.dag_runs import transition_dag_run
 from leoflow.store.pool import Pool
 from leoflow.store.run_queries import RunFilter, RunRow
 from leoflow.store.scheduling import load_version_spec
-from leoflow.store.wakeups import SCHEDULER_CHANNEL, notify
 
 router = APIRouter(prefix="/api/v2/dags/{dag_id}/dagRuns", tags=["DagRun"])
 
@@ -246,6 +242,7 @@ async def post_dag_run(
             logical_date=body.logical_date,
             run_id=run_id,
             triggered_by="ui" if request.headers.get("referer") else "rest_api",
+            triggering_user_name=principal.username,
             note=body.note,
             now=run_after,
         )
@@ -282,12 +279,8 @@ async def patch_dag_run(
 
 
 async def _mark_run(pool: Pool, run: RunRow, state: DagRunMutableStates) -> None:
-    if state is DagRunMutableStates.QUEUED:
-        await transition_dag_run(pool, run.id, RunState.QUEUED, by_operator=True)
-        await notify(pool, SCHEDULER_CHANNEL, FULL_PASS)
-        return
     try:
-        await mark_dag_run(pool, run.id, RunState(state.value))
+        await set_dag_run_state(pool, run.id, RunState(state.value))
     except OperationError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
 
@@ -334,24 +327,20 @@ async def clear_dag_run(
     whose new tasks are then created and run.
     """
     run = await require_run(pool, principal, dag_id, dag_run_id)
-    request_ = ClearRequest(
-        task_ids=frozenset() if body.only_new else None,
+    options = RunClear(
         only_failed=body.only_failed,
+        only_new=body.only_new,
         dry_run=body.dry_run,
+        note=body.note,
     )
     try:
-        result = await clear_task_instances(pool, catalog, run.id, request_)
+        rows = await clear_run(pool, catalog, principal, run, options)
     except OperationError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
     if body.dry_run:
-        rows = await ti_queries.get_task_instances_by_id(
-            pool, principal.tenant_id, [ti.id for ti in result.cleared]
-        )
         return ClearTaskInstanceCollectionResponse(
             task_instances=[task_instance_response(r) for r in rows], total_entries=len(rows)
         )
-    if body.note is not None:
-        await run_queries.set_run_note(pool, run.id, body.note or None)
     await record_action(request, principal, "clear_dag_run", dag_id=dag_id, run_id=dag_run_id)
     return await _answer(pool, principal, run.id)
 

@@ -437,7 +437,7 @@ async def get_extra_links(
 # --- marking and notes -----------------------------------------------------------------------
 
 
-async def _patch(
+async def apply_patch(
     *,
     request: Request,
     principal: Principal,
@@ -451,6 +451,8 @@ async def _patch(
     update_mask: list[str] | None,
     dry_run: bool,
 ) -> TaskInstanceCollectionResponse:
+    """Mark one task instance (with its relatives) and/or set its note, as ``PATCH
+    …/taskInstances/{task_id}`` does; the bulk endpoint runs this per entity."""
     _, compiled = await latest_compiled(pool, catalog, principal, dag_id)
     if task_id not in compiled.tasks:
         raise HTTPException(
@@ -528,7 +530,7 @@ async def patch_task_instance_dry_run(
     update_mask: Annotated[list[str] | None, Query()] = None,
 ) -> TaskInstanceCollectionResponse:
     """The task instances a mark would change, without changing anything."""
-    return await _patch(
+    return await apply_patch(
         request=request,
         principal=principal,
         pool=pool,
@@ -558,7 +560,7 @@ async def patch_task_instance(
     update_mask: Annotated[list[str] | None, Query()] = None,
 ) -> TaskInstanceCollectionResponse:
     """Mark a task instance success, failed or skipped (with relatives), and/or set its note."""
-    return await _patch(
+    return await apply_patch(
         request=request,
         principal=principal,
         pool=pool,
@@ -671,7 +673,7 @@ async def patch_task_instance_dry_run_by_map_index(
     update_mask: Annotated[list[str] | None, Query()] = None,
 ) -> TaskInstanceCollectionResponse:
     """The task instances a mark would change (task instance given by map index)."""
-    return await _patch(
+    return await apply_patch(
         request=request,
         principal=principal,
         pool=pool,
@@ -701,7 +703,7 @@ async def patch_task_instance_by_map_index(
     update_mask: Annotated[list[str] | None, Query()] = None,
 ) -> TaskInstanceCollectionResponse:
     """Mark a task instance given by map index, and/or set its note."""
-    return await _patch(
+    return await apply_patch(
         request=request,
         principal=principal,
         pool=pool,

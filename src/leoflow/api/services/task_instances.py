@@ -161,15 +161,43 @@ async def select_for_mark(
 ) -> list[TiRow]:
     """Task instances a mark would change: the task and its relatives, in the scoped runs,
     that are not in ``state`` already."""
-    task_ids = relatives(spec, [ti.task_id], upstream=upstream, downstream=downstream)
-    task_ids.add(ti.task_id)
+    return await select_tasks_for_mark(
+        pool,
+        tenant_id,
+        spec,
+        ti.dag_id,
+        [ti.task_id],
+        scope,
+        state=state,
+        upstream=upstream,
+        downstream=downstream,
+    )
+
+
+async def select_tasks_for_mark(  # noqa: PLR0917 - mirrors select_for_mark's selection
+    pool: Pool,
+    tenant_id: UUID,
+    spec: DagSpec,
+    dag_id: str,
+    seeds: Iterable[str],
+    scope: RunScope,
+    *,
+    state: str,
+    upstream: bool,
+    downstream: bool,
+) -> list[TiRow]:
+    """Task instances a mark of the tasks ``seeds`` (a TaskGroup's members, say) would change:
+    those tasks and their relatives, in the scoped runs, not in ``state`` already."""
+    seeds = list(seeds)
+    task_ids = relatives(spec, seeds, upstream=upstream, downstream=downstream)
+    task_ids.update(seeds)
     run_uuids = await runs_in_scope(pool, scope)
     runs = [await run_queries.get_run_by_uuid(pool, tenant_id, uuid) for uuid in run_uuids]
     run_ids = [r.run_id for r in runs if r is not None]
     rows, _ = await ti_queries.list_task_instances(
         pool,
         tenant_id,
-        TiFilter(dag_ids=[ti.dag_id], run_ids=run_ids, task_ids=sorted(task_ids)),
+        TiFilter(dag_ids=[dag_id], run_ids=run_ids, task_ids=sorted(task_ids)),
         order_by=(("run_after", False),),
         limit=None,
     )

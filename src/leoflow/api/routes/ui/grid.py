@@ -192,8 +192,16 @@ def _run_filter(
     run_after: Range[datetime],
     run_type: Sequence[str],
     state: Sequence[str],
+    triggering_user: tuple[str | None, str | None] = (None, None),
 ) -> RunFilter:
-    return RunFilter(dag_ids=[dag_id], run_after=run_after, run_types=run_type, states=state)
+    return RunFilter(
+        dag_ids=[dag_id],
+        run_after=run_after,
+        run_types=run_type,
+        states=state,
+        triggering_user_pattern=triggering_user[0],
+        triggering_user_prefix=triggering_user[1],
+    )
 
 
 async def _grid_run_rows(
@@ -203,10 +211,7 @@ async def _grid_run_rows(
     flt: RunFilter,
     order_by: OrderTerms,
     page: Page,
-    triggering_user: str | None,
 ) -> list[RunRow]:
-    if triggering_user:  # runs record no triggering user: nothing can match
-        return []
     rows, _ = await run_queries.list_runs(
         pool, principal.tenant_id, flt, order_by=order_by, limit=page.limit, offset=page.offset
     )
@@ -236,14 +241,9 @@ async def get_dag_structure(
 ) -> list[GridNodeResponse]:
     """Grid rows: the tasks of the latest version, plus tasks only the shown runs had."""
     await require_dag(pool, principal, dag_id)
-    flt = _run_filter(dag_id, run_after, run_type, state)
+    flt = _run_filter(dag_id, run_after, run_type, state, (triggering_user, triggering_user_prefix))
     runs = await _grid_run_rows(
-        pool=pool,
-        principal=principal,
-        flt=flt,
-        order_by=order_by,
-        page=page,
-        triggering_user=triggering_user or triggering_user_prefix,
+        pool=pool, principal=principal, flt=flt, order_by=order_by, page=page
     )
     latest = await _latest_spec(pool, principal, dag_id)
     older = sorted({r.version_number for r in runs} - {latest.version_number if latest else -1})
@@ -286,14 +286,9 @@ async def get_grid_runs(
 ) -> list[GridRunsResponse]:
     """Grid columns: the DAG's runs, filtered and ordered as asked."""
     await require_dag(pool, principal, dag_id)
-    flt = _run_filter(dag_id, run_after, run_type, state)
+    flt = _run_filter(dag_id, run_after, run_type, state, (triggering_user, triggering_user_prefix))
     runs = await _grid_run_rows(
-        pool=pool,
-        principal=principal,
-        flt=flt,
-        order_by=order_by,
-        page=page,
-        triggering_user=triggering_user or triggering_user_prefix,
+        pool=pool, principal=principal, flt=flt, order_by=order_by, page=page
     )
     return [
         GridRunsResponse(
