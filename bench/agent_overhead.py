@@ -20,9 +20,19 @@ cache and the ``.pyc`` files):
 * **cpu**: CPU time (user + system) of the agent and the runtime for the whole try. Wall-clock
   numbers swing with the machine's load; this one barely does, so compare it across machines.
 
+``cpu`` is read from the kernel's clock-tick counters (10 ms each), so single tries show
+multiples of 10; ``cpu_mean`` (all measured tries' CPU divided by their number) is the figure
+to compare.
+
 ``--fork-server`` asks a warm fork server (``leoflow_sdk.agent.fork_server``, what Lite's
 subprocess executor uses) for each agent instead of spawning it, through the executor's own
 client (``leoflow.executors.fork_server``); "spawned" then means "asked for".
+
+``--width N`` runs one task of a DAG file that defines N independent tasks (the Lite
+benchmark's ``wideN`` shape) instead of a one-task DAG: what a try costs as its DAG file grows.
+``--template`` (with ``--fork-server``) also starts a runtime template for the DAG
+(``leoflow_sdk.agent.runtime_template``, what Lite does for large DAGs) and hands each agent a
+runtime forked from it; its CPU is counted too.
 """
 
 from __future__ import annotations
@@ -46,6 +56,9 @@ import grpc
 import grpc.aio
 
 from leoflow.executors.fork_server import ForkServer
+from leoflow.executors.runtime_templates import RuntimeTemplate, TemplateKey
+from leoflow_sdk.agent import settings as agent_settings
+from leoflow_sdk.agent.runtime_template import source_digest
 from leoflow_sdk.protocol import agent_pb2, agent_pb2_grpc
 
 DAG_SOURCE = textwrap.dedent(
@@ -61,6 +74,24 @@ DAG_SOURCE = textwrap.dedent(
             return time.monotonic_ns()
 
         hello(1)
+
+    bench()
+    """
+)
+WIDE_DAG_SOURCE = textwrap.dedent(
+    """
+    import time
+    from datetime import datetime
+    from airflow.sdk import dag, task
+
+    @dag(schedule=None, start_date=datetime(2024, 1, 1))
+    def bench():
+        @task
+        def hello(x):
+            return time.monotonic_ns()
+
+        for index in range({width}):
+            hello.override(task_id=f"hello_{{index:04d}}")(index)
 
     bench()
     """
@@ -89,19 +120,30 @@ KEY = agent_pb2.TaskInstanceKey(
 TOKEN = "bench-token"
 
 
+def _task_json(width: int) -> dict[str, Any]:
+    """The ``dag.json`` entry of the task that is run (the first one of a wide DAG)."""
+    if width <= 1:
+        return TASK_JSON
+    return {**TASK_JSON, "task_id": "hello_0000", "call_args": {"x": 0}}
+
+
 class BenchServicer(agent_pb2_grpc.AgentServiceServicer):
     """Answers every call at once and timestamps the milestones of the current try."""
 
-    def __init__(self) -> None:
+    def __init__(self, width: int = 1) -> None:
+        task = _task_json(width)
+        self.key = agent_pb2.TaskInstanceKey()
+        self.key.CopyFrom(KEY)
+        self.key.task_id = task["task_id"]
         self.spec = agent_pb2.TaskSpec(
             task_type=agent_pb2.TASK_TYPE_PYTHON,
             entrypoint=ENTRYPOINT,
-            call_args_json='{"x": 1}',
+            call_args_json=json.dumps(task["call_args"]),
             params_json="{}",
-            dag_source=DAG_SOURCE,
+            dag_source=DAG_SOURCE if width <= 1 else WIDE_DAG_SOURCE.format(width=width),
             dag_file_path="bench_dag.py",
             dag_module="bench_dag",
-            task_json=json.dumps(TASK_JSON),
+            task_json=json.dumps(task),
             dag_id="bench",
             run_id=KEY.run_id,
             run_type="manual",
@@ -118,7 +160,7 @@ class BenchServicer(agent_pb2_grpc.AgentServiceServicer):
 
     async def Register(self, request: Any, context: Any) -> agent_pb2.RegisterResponse:
         self.marks["register"] = time.monotonic_ns()
-        return agent_pb2.RegisterResponse(task_instance=KEY, heartbeat_interval_seconds=10)
+        return agent_pb2.RegisterResponse(task_instance=self.key, heartbeat_interval_seconds=10)
 
     async def GetTaskSpec(self, request: Any, context: Any) -> agent_pb2.GetTaskSpecResponse:
         return agent_pb2.GetTaskSpecResponse(spec=self.spec)
@@ -168,6 +210,7 @@ def _percentiles(values: list[float]) -> dict[str, float]:
         return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
     return {
+        "mean": round(statistics.fmean(ordered), 1),
         "p50": round(statistics.median(ordered), 1),
         "p95": round(pick(0.95), 1),
         "p99": round(pick(0.99), 1),
@@ -185,16 +228,32 @@ def _reaped_cpu(pid: int | None) -> float:
     return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
 
 
+def _template_cpu(template: RuntimeTemplate | None) -> float:
+    pid = template.pid if template is not None else None
+    return _reaped_cpu(pid) if pid is not None else 0.0
+
+
 async def _one_try(
-    servicer: BenchServicer, env: dict[str, str], cwd: str, server: ForkServer | None
+    servicer: BenchServicer,
+    env: dict[str, str],
+    cwd: str,
+    server: ForkServer | None,
+    template: RuntimeTemplate | None = None,
 ) -> dict[str, float]:
     servicer.reset()
-    before = _reaped_cpu(server.pid if server else None)
+    before = _reaped_cpu(server.pid if server else None) + _template_cpu(template)
     spawned = time.monotonic_ns()
     if server is not None:
-        forked = await server.spawn(env, cwd)
+        runtime = await template.spawn() if template is not None else None
+        if template is not None:
+            env = {**env, agent_settings.RUNTIME_TEMPLATE: template.description()}
+        forked = await server.spawn(env, cwd, runtime=runtime)
+        if runtime is not None:
+            runtime.close_pipes()
         output = await forked.stdout.read()
         returncode = await forked.wait()
+        if runtime is not None:
+            runtime.release()
         await asyncio.sleep(0.02)  # the server reaps it: let the clock-tick CPU counters move
     else:
         process = await asyncio.create_subprocess_exec(
@@ -208,7 +267,8 @@ async def _one_try(
         )
         _, output = await process.communicate()
         returncode = process.returncode
-    cpu_seconds = _reaped_cpu(server.pid if server else None) - before
+    after = _reaped_cpu(server.pid if server else None) + _template_cpu(template)
+    cpu_seconds = after - before
     if returncode != 0 or servicer.returned is None:
         raise RuntimeError(f"agent exited with {returncode}: {output.decode()}")
     if servicer.marks.get("final_state") != agent_pb2.TASK_STATE_SUCCESS:
@@ -226,10 +286,16 @@ async def _one_try(
 
 
 async def run(
-    runs: int, warmup: int, *, standby: bool = True, fork_server: bool = False
+    runs: int,
+    warmup: int,
+    *,
+    standby: bool = True,
+    fork_server: bool = False,
+    width: int = 1,
+    template: bool = False,
 ) -> dict[str, Any]:
     """Serve, run ``warmup`` + ``runs`` tries, and summarize the measured ones."""
-    servicer = BenchServicer()
+    servicer = BenchServicer(width)
     server = grpc.aio.server()
     agent_pb2_grpc.add_AgentServiceServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
@@ -247,16 +313,24 @@ async def run(
                     "LEOFLOW_AGENT_STANDBY": "true" if standby else "false",
                 }
             )
-            forks = None
+            forks = warm = None
+            base = {k: v for k, v in env.items() if not k.startswith("LEOFLOW_")}
             if fork_server:
-                base = {k: v for k, v in env.items() if not k.startswith("LEOFLOW_")}
                 forks = ForkServer(Path(sys.executable), base, Path(folder))
                 await forks.start()
+            if fork_server and template:
+                source = Path(folder) / "bench_dag.py"
+                source.write_text(servicer.spec.dag_source, encoding="utf-8")
+                key = TemplateKey("bench", source_digest(source.read_text()), "bench_dag", folder)
+                warm = RuntimeTemplate(Path(sys.executable), base, key, source)
+                await warm.start()
             try:
                 samples = [
-                    await _one_try(servicer, env, folder, forks) for _ in range(warmup + runs)
+                    await _one_try(servicer, env, folder, forks, warm) for _ in range(warmup + runs)
                 ]
             finally:
+                if warm is not None:
+                    await warm.close(within_seconds=5.0)
                 if forks is not None:
                     await forks.close()
     finally:
@@ -270,6 +344,8 @@ async def run(
         "warmup": warmup,
         "standby": standby,
         "fork_server": fork_server,
+        "width": width,
+        "template": template,
         "ms": {name: _percentiles([s[name] for s in measured]) for name in measured[0]},
     }
 
@@ -300,6 +376,17 @@ def main() -> None:
         action="store_true",
         help="ask a warm fork server for each agent (as Lite does) instead of spawning it",
     )
+    parser.add_argument(
+        "--width",
+        type=int,
+        default=1,
+        help="run one task of a DAG file that defines this many independent tasks",
+    )
+    parser.add_argument(
+        "--template",
+        action="store_true",
+        help="with --fork-server: fork each runtime from a runtime template of the DAG",
+    )
     options = parser.parse_args()
     _compile_sdk()
     results = asyncio.run(
@@ -308,6 +395,8 @@ def main() -> None:
             options.warmup,
             standby=not options.no_standby,
             fork_server=options.fork_server,
+            width=options.width,
+            template=options.template,
         )
     )
     text = json.dumps(results, indent=2)

@@ -33,7 +33,8 @@ Reported, per shape, as the median of the measured runs with min and max:
   terminal report);
 * **control-plane CPU per task** and **task-process CPU per task** (agents and runtimes);
 * **peak RSS of the control plane** (the ``leoflow lite`` process: API, scheduler, agent
-  service, executors, workspace sync), and of the per-venv agent fork servers next to it.
+  service, executors, workspace sync), and of the per-venv agent fork servers and per-DAG
+  runtime templates next to it.
 """
 
 from __future__ import annotations
@@ -359,13 +360,25 @@ class LiteProcess:
         return self.process.pid
 
     def fork_servers(self) -> list[int]:
-        return [p for p in _children(self.pid) if "fork_server" in _cmdline(p)]
+        """The agent fork servers and runtime templates (warm processes that fork tries)."""
+        return [
+            p
+            for p in _children(self.pid)
+            if "fork_server" in (line := _cmdline(p)) or "runtime_template" in line
+        ]
 
     def cpu(self) -> tuple[float, float]:
-        """(control-plane CPU, task-process CPU) so far, in seconds."""
+        """(control-plane CPU, task-process CPU) so far, in seconds.
+
+        Task processes: agents and runtimes (reaped by Lite, its fork servers or its runtime
+        templates), plus the templates' own CPU (their DAG import, the forks of runtimes).
+        """
         own, reaped = _cpu_seconds(self.pid)
         for server in self.fork_servers():
-            reaped += _cpu_seconds(server)[1]
+            server_own, server_reaped = _cpu_seconds(server)
+            reaped += server_reaped
+            if "runtime_template" in _cmdline(server):
+                reaped += server_own
         return own, reaped
 
     def tail(self, lines: int = 40) -> str:
@@ -690,7 +703,7 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "Airflow's memory figure is its scheduler after those runs (~1 GB); ours is the peak "
         "of the whole `leoflow lite` process (API, UI, scheduler, agent service, executors, "
-        f"workspace sync). The per-venv agent fork servers beside it peaked at "
+        f"workspace sync). The agent fork servers and runtime templates beside it peaked at "
         f"{report['fork_servers_peak_rss_mb']} MB in total.",
         "",
         "## Per shape",

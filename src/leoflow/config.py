@@ -210,6 +210,16 @@ class Settings(BaseSettings):
     subprocess_kill_grace_seconds: float = Field(default=10.0, ge=0)
     subprocess_fork_server: bool = True
     """Fork agents from a warm server per DAG venv (Linux) instead of spawning each one."""
+    subprocess_runtime_templates: bool = True
+    """Fork the runtimes of large DAGs from a template that imported the DAG file once per DAG
+    version (needs the fork server; ``docs/execution.md``)."""
+    subprocess_runtime_template_min_tasks: int = Field(default=100, ge=1)
+    """Smallest DAG (in tasks) whose versions get a runtime template."""
+    staging_failed_retention_seconds: float = Field(default=86400.0, ge=0)
+    """Staging folders (subprocess executor) of a failed run are kept this long to inspect;
+    Kubernetes claims have ``kubernetes.staging_failed_retention_seconds``."""
+    staging_sweep_interval_seconds: float = Field(default=60.0, gt=0)
+    """How often staging folders of finished or deleted runs are looked for and deleted."""
     venv_installer: Literal["auto", "uv", "pip"] = "auto"
     sdk_requirement: str | None = None
     """What to install as leoflow-sdk in DAG venvs (default: this checkout's ``sdk/`` when
@@ -236,6 +246,12 @@ class Settings(BaseSettings):
     editor_assets_dir: Path | None = None
     """Folder of Lite's provisioned code editor (Monaco); default
     ``<home>/assets/monaco-editor/<version>``."""
+    docs_assets_dir: Path | None = None
+    """Folder of the API reference's provisioned renderer (Scalar); default
+    ``<home>/assets/scalar-api-reference/<version>``."""
+    docs_require_auth: bool = False
+    """Answer ``/docs`` and ``/openapi.json`` only to an authenticated caller (a bearer token
+    or the web UI's ``_token`` cookie); off by default, like Airflow's API reference."""
 
     @classmethod
     def settings_customise_sources(

@@ -40,6 +40,7 @@ from leoflow.logs import TaskLogs, build_task_logs
 from leoflow.scheduler.dag_catalog import DagCatalog
 from leoflow.scheduler.state_reports import TaskReporter
 from leoflow.secrets import SecretCipher, SecretKeyError
+from leoflow.staging import DirectoryStaging
 from leoflow.store.pool import Pool
 from leoflow.telemetry import get_logger
 from leoflow.xcom import XComService, build_xcom_service
@@ -95,8 +96,14 @@ class ExecutionPlane:
             logs=self.logs,
             catalog=self.catalog,
             cipher=cipher or cipher_from_settings(settings),
-            staging_root=home / "staging" if settings.edition == "lite" else None,
+            staging_root=home / "staging",
         )
+        self.staging = DirectoryStaging(
+            pool,
+            home / "staging",
+            failed_retention_seconds=settings.staging_failed_retention_seconds,
+        )
+        """Per-run staging folders of the subprocess executor (swept while it is in use)."""
         self.server = AgentServer(self.service, settings)
         self.tokens = AgentTokenIssuer(
             self.jwt_secret, pool, expiration_seconds=settings.agent_token_expiration_seconds
@@ -147,6 +154,7 @@ class ExecutionPlane:
             endpoint=self.endpoint,
             settings=self.settings,
             dag_dir_for=self._dag_dir_for,
+            staging=self.staging,
         )
         inline = InlineHttpExecutor(
             reporter=reporter,
@@ -196,6 +204,13 @@ class ExecutionPlane:
                 name="log-retention",
             )
         )
+        if self.executor is not None and self.settings.task_executor() == "subprocess":
+            self._background.append(
+                asyncio.create_task(
+                    self.staging.sweep_forever(self.settings.staging_sweep_interval_seconds),
+                    name="staging-sweep",
+                )
+            )
         return self._endpoint
 
     async def stop(self) -> None:

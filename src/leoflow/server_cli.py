@@ -11,15 +11,34 @@ import os
 import sys
 
 from leoflow import __version__
-from leoflow.config import load_settings
+from leoflow.config import Settings, load_settings
 from leoflow.server import serve
 from leoflow.store.dsn import redact
 from leoflow.store.schema import SchemaError, check
 from leoflow.telemetry import configure_logging, configure_tracing, get_logger
 
 
-def run_server(*, host: str, port: int, log_format: str | None = None) -> None:
-    """Check configuration and schema, then serve until SIGINT/SIGTERM."""
+def _executor_problem(settings: Settings) -> str | None:
+    """What keeps the configured task executor from starting, checked before serving."""
+    if settings.task_executor() != "kubernetes":
+        return None
+    from leoflow.executors.kubernetes.executor import pod_agent_address
+
+    try:
+        pod_agent_address(settings)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def run_server(
+    *, host: str | None = None, port: int | None = None, log_format: str | None = None
+) -> None:
+    """Check configuration and schema, then serve until SIGINT/SIGTERM.
+
+    ``host`` and ``port`` default to ``LEOFLOW_API_HOST`` / ``LEOFLOW_API_PORT`` (how the Helm
+    chart and the server image configure them), else the settings' defaults.
+    """
     overrides: dict[str, str] = {} if "LEOFLOW_EDITION" in os.environ else {"edition": "pro"}
     if log_format is not None:
         if log_format not in ("json", "console"):
@@ -48,6 +67,12 @@ def run_server(*, host: str, port: int, log_format: str | None = None) -> None:
     if not status.ok:
         print(f"error: {status.message}", file=sys.stderr)
         raise SystemExit(2)
+    problem = _executor_problem(settings)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        raise SystemExit(2)
+    host = host if host is not None else settings.api_host
+    port = port if port is not None else settings.api_port
     log.info(
         "leoflow server starting",
         version=__version__,

@@ -92,3 +92,64 @@ def test_lifetime_covers_the_execution_timeout() -> None:
     assert token_lifetime(86400, None) == 86400
     assert token_lifetime(86400, 600) == 86400
     assert token_lifetime(3600, 7200.5) == 7201 + TOKEN_MARGIN_SECONDS
+
+
+def test_the_launching_executor_is_a_signed_claim() -> None:
+    """Where the try runs (the pod executor says so) travels in the token, tamper-proof."""
+    assert authenticate(SECRET, bearer_metadata(_mint())).executor is None
+    claims = authenticate(SECRET, bearer_metadata(_mint(executor="kubernetes")))
+    assert claims.executor == "kubernetes"
+    check_scope(claims, _key())  # the claim does not change what the token may name
+    with pytest.raises(AgentAuthError) as info:
+        authenticate(SECRET, bearer_metadata(_mint(executor="")))
+    assert info.value.reason == "invalid_token"
+
+
+def test_a_token_seen_before_is_not_verified_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every call of a try carries the same token: its signature is checked once."""
+    from leoflow.agentapi import tokens as tokens_module
+
+    verified: list[str] = []
+    real = tokens_module.verify_agent_token
+
+    def counted(secret: str | bytes, token: str) -> object:
+        verified.append(token)
+        return real(secret, token)
+
+    monkeypatch.setattr(tokens_module, "verify_agent_token", counted)
+    known = tokens_module.VerifiedTokens(SECRET, capacity=2)
+    first, second = _mint(), _mint(task_id="extract")
+    for _ in range(3):
+        assert known.authenticate(bearer_metadata(first)).task_id == "load"
+        assert known.authenticate(bearer_metadata(second)).task_id == "extract"
+    assert verified == [first, second]
+    known.authenticate(bearer_metadata(_mint(task_id="third")))  # the oldest is forgotten
+    known.authenticate(bearer_metadata(first))
+    assert verified == [first, second, verified[2], first]
+
+
+def test_a_remembered_token_still_expires_and_a_bad_one_is_never_remembered() -> None:
+    import dataclasses
+    from datetime import UTC, datetime, timedelta
+
+    from leoflow.agentapi.tokens import VerifiedTokens
+    from leoflow.auth.tokens import LEEWAY_SECONDS
+
+    known = VerifiedTokens(SECRET)
+    soon = _mint(expires_in=1)
+    assert known.authenticate(bearer_metadata(soon)).task_id == "load"
+    known._known[soon] = dataclasses.replace(  # age the remembered claims
+        known._known[soon],
+        expires_at=datetime.now(UTC) - timedelta(seconds=LEEWAY_SECONDS + 1),
+    )
+    with pytest.raises(AgentAuthError) as info:
+        known.authenticate(bearer_metadata(soon))
+    assert info.value.reason == "expired_token"
+    forged = _mint()[:-2] + "xx"
+    for _ in range(2):
+        with pytest.raises(AgentAuthError) as info:
+            known.authenticate(bearer_metadata(forged))
+        assert info.value.reason == "invalid_token"
+    with pytest.raises(AgentAuthError) as info:
+        known.authenticate(())
+    assert info.value.reason == "missing_token"

@@ -690,8 +690,9 @@ async def test_mutual_tls_requires_a_client_certificate(
 async def test_preparation_reuses_the_task_instance_register_read(
     agents: AgentHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Spec and inputs need only what cannot change during a try: the row ``Register`` read
-    serves them; a state report reads the row anew (and hands it on to the reporter)."""
+    """Spec, inputs and state reports need only what cannot change during a try (a report is a
+    guarded compare-and-set): the row ``Register`` read serves them all, and each applied
+    report leaves the row as it wrote it for the next one (and hands it to the reporter)."""
     run = await running_run(agents.pool, ETL)
     await advance(agents.pool, run.tis["transform"].id, TaskState.QUEUED)
     reads: list[str] = []
@@ -723,7 +724,86 @@ async def test_preparation_reuses_the_task_instance_register_read(
     assert reads == ["transform"]
     running = await _report(agents, "transform", agent_pb2.TASK_STATE_RUNNING)
     assert running.applied  # type: ignore[attr-defined]
-    assert reads == ["transform", "transform"]
-    assert identities == []  # the reporter used the row the call had just read
+    done = await _report(agents, "transform", agent_pb2.TASK_STATE_SUCCESS)
+    assert done.applied and done.current_state == agent_pb2.TASK_STATE_SUCCESS  # type: ignore[attr-defined]
+    assert reads == ["transform"]
+    assert identities == []  # the reporter used the row the call knew
     row = await get_task_instance(agents.pool, run.tis["transform"].id)
-    assert row is not None and row.state is TaskState.RUNNING
+    assert row is not None and row.state is TaskState.SUCCESS
+
+
+async def test_calls_arriving_together_share_one_read(
+    agents: AgentHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An agent asks for its spec alongside ``Register``: one read of the row serves both."""
+    run = await running_run(agents.pool, ETL)
+    await advance(agents.pool, run.tis["extract"].id, TaskState.QUEUED)
+    reads: list[str] = []
+    real = service_module.find_task_try
+
+    async def slow(*args: object, **kwargs: object) -> object:
+        reads.append(str(args[4]))
+        await asyncio.sleep(0.2)  # both calls are in flight while the first read runs
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service_module, "find_task_try", slow)
+    auth = agents.auth("etl", "extract")
+    spec, registered = await asyncio.gather(
+        agents.stub.GetTaskSpec(
+            agent_pb2.GetTaskSpecRequest(task_instance=auth["key"]), metadata=auth["metadata"]
+        ),
+        agents.stub.Register(agent_pb2.RegisterRequest(), metadata=auth["metadata"]),
+    )
+    assert spec.spec.dag_id == "etl" and registered.task_instance.task_id == "extract"
+    assert reads == ["extract"]
+
+
+async def test_a_report_on_a_row_moved_by_someone_else_is_refused_with_what_is_there(
+    agents: AgentHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The remembered row may be out of date (an operator marked the try failed meanwhile):
+    the guarded write refuses the report, the answer says what the row holds now, and the
+    next call reads the row again."""
+    run = await running_run(agents.pool, ETL)
+    ti = run.tis["extract"]
+    await advance(agents.pool, ti.id, TaskState.QUEUED)
+    auth = agents.auth("etl", "extract")
+    await agents.stub.Register(agent_pb2.RegisterRequest(), metadata=auth["metadata"])
+    running = await _report(agents, "extract", agent_pb2.TASK_STATE_RUNNING)
+    assert running.applied  # type: ignore[attr-defined]
+    marked = await transition_task_instance(
+        agents.pool, ti.id, TaskState.FAILED, try_number=1, by_operator=True
+    )
+    assert marked.applied
+    reads: list[str] = []
+    real = service_module.find_task_try
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        reads.append(str(args[4]))
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service_module, "find_task_try", counted)
+    done = await _report(agents, "extract", agent_pb2.TASK_STATE_SUCCESS)
+    assert not done.applied  # type: ignore[attr-defined]
+    assert done.reason == agent_pb2.REFUSAL_REASON_ILLEGAL_TRANSITION  # type: ignore[attr-defined]
+    assert done.current_state == agent_pb2.TASK_STATE_FAILED  # type: ignore[attr-defined]
+    assert reads == []
+    again = await _report(agents, "extract", agent_pb2.TASK_STATE_SUCCESS)
+    assert not again.applied  # type: ignore[attr-defined]
+    assert reads == ["extract"]  # the refusal made it forget the row
+    row = await get_task_instance(agents.pool, ti.id)
+    assert row is not None and row.state is TaskState.FAILED
+
+
+async def test_a_report_for_a_deleted_run_is_not_found(agents: AgentHarness) -> None:
+    """A try whose run was deleted after the row was read gets NOT_FOUND, as before a read."""
+    run = await running_run(agents.pool, ETL)
+    await advance(agents.pool, run.tis["extract"].id, TaskState.QUEUED)
+    auth = agents.auth("etl", "extract")
+    await agents.stub.Register(agent_pb2.RegisterRequest(), metadata=auth["metadata"])
+    async with agents.pool.connection() as conn:
+        await conn.execute("DELETE FROM dag_runs WHERE id = %s", (run.run.id,))
+    assert (
+        await _code_of(_report(agents, "extract", agent_pb2.TASK_STATE_RUNNING))
+        is grpc.StatusCode.NOT_FOUND
+    )

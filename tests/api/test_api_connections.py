@@ -330,3 +330,23 @@ async def test_connection_test_checks_reachability_when_enabled(db_pool: Pool) -
             assert "Cannot reach" in down.json()["message"]
     finally:
         server.close()
+
+
+async def test_a_port_outside_0_65535_is_422_and_changes_nothing(
+    api_client: httpx.AsyncClient, op: dict[str, str]
+) -> None:
+    assert (await api_client.post("/api/v2/connections", json=_body(), headers=op)).is_success
+    for port in (-1, 65536, 2**40):
+        created = await api_client.post(
+            "/api/v2/connections", json=_body(connection_id="other", port=port), headers=op
+        )
+        assert created.status_code == 422, created.text
+        assert [error["loc"] for error in created.json()["detail"]] == [["body", "port"]]
+        patched = await api_client.patch(
+            "/api/v2/connections/warehouse", json=_body(port=port), headers=op
+        )
+        assert patched.status_code == 422, patched.text
+    stored = await api_client.get("/api/v2/connections/warehouse", headers=op)
+    assert stored.json()["port"] == 5432
+    missing = await api_client.get("/api/v2/connections/other", headers=op)
+    assert missing.status_code == 404

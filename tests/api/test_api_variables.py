@@ -314,3 +314,42 @@ async def test_without_a_key(
     assert "LEOFLOW_SECRET_KEY" in unreadable.json()["detail"]
     readable = await api_client.get("/api/v2/variables/region", headers=op)
     assert readable.json()["value"] == "eu"
+
+
+async def test_an_empty_key_is_422_naming_the_field(
+    api_client: httpx.AsyncClient, op: dict[str, str]
+) -> None:
+    await _post(api_client, op, key="kept", value="1")
+    empty = await _post(api_client, op, key="", value="1")
+    assert empty.status_code == 422
+    assert [error["loc"] for error in empty.json()["detail"]] == [["body", "key"]]
+    bulk = await api_client.patch(
+        "/api/v2/variables",
+        json={"actions": [{"action": "create", "entities": [{"key": "", "value": "1"}]}]},
+        headers=op,
+    )
+    assert bulk.status_code == 422
+    listed = await api_client.get("/api/v2/variables", headers=op)
+    assert [v["key"] for v in listed.json()["variables"]] == ["kept"]
+
+
+async def test_a_bulk_action_of_unknown_kind_is_422_and_applies_nothing(
+    api_client: httpx.AsyncClient, op: dict[str, str]
+) -> None:
+    create = {"action": "create", "entities": [{"key": "new", "value": "1"}]}
+    for odd in ({"action": "upsert", "entities": []}, {"entities": []}, ["create"], 7):
+        answer = await api_client.patch(
+            "/api/v2/variables", json={"actions": [create, odd]}, headers=op
+        )
+        assert answer.status_code == 422, answer.text
+        [error] = answer.json()["detail"]
+        assert error["loc"] == ["body", "actions", 1]
+        assert error["type"] in {"union_tag_invalid", "union_tag_not_found"}
+    unknown = await api_client.patch(
+        "/api/v2/variables",
+        json={"actions": [{"action": "upsert", "entities": []}]},
+        headers=op,
+    )
+    assert "'create', 'update', 'delete'" in unknown.json()["detail"][0]["msg"]
+    listed = await api_client.get("/api/v2/variables", headers=op)
+    assert listed.json()["total_entries"] == 0

@@ -644,3 +644,47 @@ async def test_agents_are_spawned_when_the_fork_server_fails(
     assert (await lite.finish(second)).state is RunState.SUCCESS, await lite.describe(second)
     for run in (first, second):
         assert (await lite.xcom(run, "lineage", "whoami"))[2] == os.getpid()
+
+
+TEMPLATED = """
+    import os
+    from datetime import datetime
+    from airflow.sdk import dag, task
+
+    @dag(schedule=None, start_date=datetime(2024, 1, 1))
+    def templated():
+        @task
+        def whoami() -> list:
+            return [os.getpid(), os.getppid()]
+
+        for index in range(3):
+            whoami.override(task_id=f"whoami_{index}")()
+
+    templated()
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="runtime templates are Linux-only")
+async def test_runtimes_of_a_large_dag_are_forked_from_its_template(lite: Plane) -> None:
+    executor = _subprocess_executor(lite)
+    executor._templates.min_tasks = 3  # this DAG counts as large
+    executor._dag_dir_for = lambda dag_id: lite.projects / dag_id  # as Lite's workspace does
+    first = await lite.trigger("templated", TEMPLATED)
+    assert (await lite.finish(first)).state is RunState.SUCCESS, await lite.describe(first)
+    await lite.wait_for(lambda: any(s.ready for s in executor._fork_servers.values()), 60)
+
+    def ready() -> list[Any]:
+        return [t for t in executor._templates._templates.values() if t.ready]
+
+    day = 2
+    while not ready():  # the first try after the fork server is up starts the template
+        run = await _run_again(lite, first, day)
+        assert (await lite.finish(run)).state is RunState.SUCCESS, await lite.describe(run)
+        day += 1
+        assert day < 8, "no runtime template became ready"
+    template = ready()[0]
+    run = await _run_again(lite, first, day)
+    assert (await lite.finish(run)).state is RunState.SUCCESS, await lite.describe(run)
+    tries = [await lite.xcom(run, "templated", f"whoami_{index}") for index in range(3)]
+    assert [parent for _, parent in tries] == [template.pid] * 3  # forked by the template
+    assert len({task for task, _ in tries}) == 3  # each in its own process

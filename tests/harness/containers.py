@@ -28,6 +28,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 PROVISION_SCRIPT = REPO / "tests" / "images" / "provision.sh"
 RUNTIME_BUILD_SCRIPT = REPO / "images" / "runtime" / "build.py"
+SERVER_BUILD_SCRIPT = REPO / "images" / "server" / "build.py"
 CACHE_DIR = Path(os.environ.get("LEOFLOW_TEST_IMAGE_CACHE", "/var/tmp/leoflow-test-images"))
 """Rootfs tarballs and wheelhouses survive between runs here, keyed by a hash of their inputs."""
 
@@ -89,10 +90,14 @@ def provision_tools(*extra: str) -> None:
 def podman(
     *args: str, check: bool = True, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
-    """Run podman with the given arguments (``run`` gets ``PODMAN_RUN_FLAGS`` prepended)."""
+    """Run podman with the given arguments (``run`` gets ``PODMAN_RUN_FLAGS`` prepended; an
+    explicit ``--network=…`` among the arguments replaces their ``--network=none``)."""
     command = ["podman", *args]
     if args and args[0] == "run":
-        command = ["podman", "run", *PODMAN_RUN_FLAGS, *args[1:]]
+        flags = list(PODMAN_RUN_FLAGS)
+        if any(arg.startswith("--network=") for arg in args[1:]):
+            flags.remove("--network=none")
+        command = ["podman", "run", *flags, *args[1:]]
     done = subprocess.run(
         command,
         stdin=subprocess.DEVNULL,
@@ -147,6 +152,35 @@ def build_runtime_image(python_version: str = "3.11") -> RuntimeImage:
         pytest.fail(f"building the runtime image failed:\n{done.stderr[-6000:]}", pytrace=False)
     summary: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     print(f"\nruntime image: {json.dumps(summary)}", file=sys.stderr)
+    return RuntimeImage(str(summary["tag"]), summary)
+
+
+def build_server_image() -> RuntimeImage:
+    """Build (or reuse from the cache) ``leoflow/leoflow-server:<version>``, offline.
+
+    Shares the rootfs and the cache folder with the runtime image; only the wheelhouses, the
+    pinned web asset files and the image itself are the server's own.
+    """
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SERVER_BUILD_SCRIPT),
+            "--builder",
+            "podman",
+            "--cache-dir",
+            str(CACHE_DIR),
+            "--json",
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"building the server image failed:\n{done.stderr[-6000:]}", pytrace=False)
+    summary: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"\nserver image: {json.dumps(summary)}", file=sys.stderr)
     return RuntimeImage(str(summary["tag"]), summary)
 
 

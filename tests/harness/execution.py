@@ -207,6 +207,7 @@ async def agent_harness(
     xcom: XComService | None = None,
     timeout_grace_seconds: float | None = None,
     cipher: SecretCipher | None = None,
+    staging_root: Path | None = None,
 ) -> AsyncIterator[AgentHarness]:
     """An AgentService on a loopback port (TLS when the settings say so) and a client."""
     catalog = DagCatalog(pool, settings.task_defaults)
@@ -224,6 +225,7 @@ async def agent_harness(
         catalog=catalog,
         timeout_grace_seconds=timeout_grace_seconds,
         cipher=cipher,
+        staging_root=staging_root,
     )
     server = AgentServer(service, settings)
     endpoint = await server.start()

@@ -2,7 +2,8 @@
 
 * :func:`provisioned_assets` provisions the pinned UI files the way ``leoflow setup`` does
   (``pip download`` + checksum), once per machine, into a cache outside the repository;
-  :func:`provisioned_editor` does the same for Lite's code editor (``npm pack`` + checksum);
+  :func:`provisioned_editor` does the same for Lite's code editor (``npm pack`` + checksum)
+  and :func:`provisioned_docs` for the API reference's renderer (Scalar, ``npm pack``);
 * :func:`ui_contract` loads Airflow 3.3.2's ``_private_ui.yaml`` (vendored as a fixture) and
   :class:`UiContract` validates responses against it;
 * :func:`ensure_chromium` installs Debian's Chromium with apt when it is missing (and
@@ -24,6 +25,12 @@ import jsonschema
 from ruamel.yaml import YAML
 
 from leoflow.web.assets import AIRFLOW_UI_VERSION, UiAssets, provision
+from leoflow.web.docs_assets import (
+    SCALAR_VERSION,
+    DocsAssets,
+    find_docs_assets,
+    provision_docs,
+)
 from leoflow.web.editor_assets import (
     MONACO_VERSION,
     EditorAssets,
@@ -43,6 +50,7 @@ CHROMIUM_ARGS = [
 ]
 ASSETS_ENV = "LEOFLOW_TEST_UI_ASSETS"
 EDITOR_ENV = "LEOFLOW_TEST_EDITOR_ASSETS"
+DOCS_ENV = "LEOFLOW_TEST_DOCS_ASSETS"
 
 
 def assets_cache_dir() -> Path:
@@ -76,6 +84,25 @@ def provisioned_editor() -> EditorAssets:
         return found
     ensure_npm()
     return provision_editor(editor_cache_dir())
+
+
+def docs_cache_dir() -> Path:
+    """Where the test suite keeps the provisioned API reference renderer between sessions."""
+    override = os.environ.get(DOCS_ENV)
+    if override:
+        return Path(override)
+    return Path.home() / ".cache" / "leoflow-tests" / "scalar-api-reference" / SCALAR_VERSION
+
+
+@cache
+def provisioned_docs() -> DocsAssets:
+    """The pinned Scalar bundle, provisioned like ``leoflow setup`` (once per machine; npm is
+    installed with apt first when missing)."""
+    found = find_docs_assets(docs_cache_dir())
+    if found is not None:
+        return found
+    ensure_npm()
+    return provision_docs(docs_cache_dir())
 
 
 def _apt_install(package: str, binary: Path) -> Path:

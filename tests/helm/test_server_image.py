@@ -11,8 +11,10 @@ DOCKERFILE = (REPO / "images" / "server" / "Dockerfile").read_text(encoding="utf
 
 
 def test_install_needs_no_network_and_bakes_the_ui_in() -> None:
-    assert "pip install --no-index --find-links /tmp/wheels" in DOCKERFILE
+    assert "install --no-index --no-compile --find-links /tmp/deps" in DOCKERFILE
+    assert "install --no-index --no-compile --no-deps /tmp/wheels/*.whl" in DOCKERFILE
     assert "leoflow setup" in DOCKERFILE and '--wheel "$1"' in DOCKERFILE
+    assert '--docs-tarball "$2"' in DOCKERFILE  # the /docs renderer is baked in too
     assert "LEOFLOW_UI_ASSETS_DIR=/opt/leoflow/ui" in DOCKERFILE
     assert "FROM ${ROOTFS} AS install" in DOCKERFILE  # wheels stay out of the final layers
 

@@ -16,6 +16,7 @@ import pytest
 from harness.containers import (
     RuntimeImage,
     build_runtime_image,
+    build_server_image,
     docker_daemon,
     loopback_registry,
     provision_tools,
@@ -43,6 +44,12 @@ def container_tools(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 def runtime_image(container_tools: None) -> RuntimeImage:
     """``leoflow/python-runtime:3.11``, built offline (cached between runs)."""
     return build_runtime_image("3.11")
+
+
+@pytest.fixture(scope="session")
+def server_image(container_tools: None) -> RuntimeImage:
+    """``leoflow/leoflow-server:<version>``, built offline (cached between runs)."""
+    return build_server_image()
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ import pytest
 from kube_harness import IMAGE, NAMESPACE, K8sHarness, k8s_settings, make_harness
 from kube_standin import StandInApiServer
 
-from harness.execution import dag_json, task
+from harness.execution import SECRET, dag_json, task
+from leoflow.auth.tokens import verify_agent_token
 from leoflow.executors.base import ExecutorRefused
 from leoflow.executors.kubernetes.pod_builder import pod_name, staging_claim_name
 from leoflow.executors.kubernetes.watcher import Problem
@@ -131,6 +132,8 @@ async def test_submit_creates_token_secret_then_pod_and_never_puts_the_token_in_
     token = base64.b64decode(secret["data"]["token"]).decode()
     assert token.count(".") == 2  # a JWT
     assert token not in json.dumps(pod)
+    # The token says the try runs in a pod: the agent service then answers /staging.
+    assert verify_agent_token(SECRET, token).executor == "kubernetes"
     assert secret["metadata"]["ownerReferences"][0]["uid"] == pod["metadata"]["uid"]
     labels = pod["metadata"]["labels"]
     assert labels["leoflow.io/task-instance"] == str(launch.ti_id)

@@ -24,7 +24,7 @@ from leoflow.compiler import compile_project
 from leoflow.spec.dag_spec import DagSpec
 from leoflow_sdk.agent import settings as agent_settings
 from leoflow_sdk.agent.inputs import xcom_sources
-from leoflow_sdk.agent.workdir import WorkDir, runtime_spec, task_environment
+from leoflow_sdk.agent.workdir import WorkDir, runtime_spec, task_environment, with_dag_source
 from leoflow_sdk.protocol import agent_pb2
 
 LOGICAL_DATE = dt.datetime(2024, 3, 5, 6, 0, tzinfo=dt.UTC)
@@ -158,6 +158,7 @@ def run_runtime(
     runtime = runtime_spec(
         spec, key=key, task=task, bindings=bindings, work=work, dag_dir=str(project)
     )
+    runtime = with_dag_source(runtime, spec, work)
     work.write_spec(runtime)
     stored = xcoms or {}
     texts: dict[str, str] = {}

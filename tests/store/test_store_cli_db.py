@@ -58,3 +58,21 @@ def test_unreachable_database_does_not_print_the_password() -> None:
     assert result.exit_code == 1
     assert "cannot connect" in result.output
     assert "hunter2" not in result.output
+
+
+def test_server_without_a_pod_agent_address_refuses_to_start(database_url: str) -> None:
+    """Pro runs tasks as pods, which must be told where the agent service is: a missing
+    address is a one-line error before anything starts, not a traceback at start-up."""
+    from leoflow.cli.main import app
+
+    env = {
+        **_env(database_url),
+        "LEOFLOW_EDITION": "pro",
+        "LEOFLOW_EXECUTOR": "kubernetes",
+        "LEOFLOW_KUBERNETES__AGENT_ADDRESS": None,
+        "LEOFLOW_AGENT_ADVERTISE_ADDRESS": None,
+    }
+    result = runner.invoke(app, ["server", "--port", "1"], env=env)
+    assert result.exit_code == 2, result.output
+    assert "LEOFLOW_KUBERNETES__AGENT_ADDRESS" in result.output
+    assert "Traceback" not in result.output

@@ -31,7 +31,13 @@ import pytest
 
 from harness.factories import spec_hash
 from harness.postgres import DatabaseFactory
-from harness.web import CHROMIUM_ARGS, ensure_chromium, provisioned_assets, provisioned_editor
+from harness.web import (
+    CHROMIUM_ARGS,
+    ensure_chromium,
+    provisioned_assets,
+    provisioned_docs,
+    provisioned_editor,
+)
 from leoflow.compiler.project import compile_project
 from leoflow.secrets.cipher import generate_secret_key
 from leoflow.store.dag_runs import RunType, create_dag_run
@@ -286,6 +292,7 @@ def ui_server(
     browser test module: starting it is most of a module's set-up time)."""
     assets = provisioned_assets()
     editor = provisioned_editor()
+    docs = provisioned_docs()
     name = pg_databases.create_migrated()
     dsn = pg_databases.url(name)
     home = tmp_path_factory.mktemp("lite-home")
@@ -307,6 +314,7 @@ def ui_server(
             "LEOFLOW_DATABASE_URL": dsn,
             "LEOFLOW_UI_ASSETS_DIR": str(assets.root),
             "LEOFLOW_EDITOR_ASSETS_DIR": str(editor.root),
+            "LEOFLOW_DOCS_ASSETS_DIR": str(docs.root),
             "LEOFLOW_ADMIN_USERNAME": ADMIN,
             "LEOFLOW_ADMIN_PASSWORD": PASSWORD,
             "LEOFLOW_SECRET_KEY": generate_secret_key(),

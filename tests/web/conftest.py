@@ -10,10 +10,11 @@ import pytest
 from fastapi import FastAPI
 
 from harness.api import api_settings
-from harness.web import UiContract, provisioned_assets, ui_contract
+from harness.web import UiContract, provisioned_assets, provisioned_docs, ui_contract
 from leoflow.api.app import create_app
 from leoflow.store.pool import Pool
 from leoflow.web.assets import UiAssets
+from leoflow.web.docs_assets import DocsAssets
 
 
 @pytest.fixture(scope="session")
@@ -23,17 +24,26 @@ def ui_assets() -> UiAssets:
 
 
 @pytest.fixture(scope="session")
+def docs_assets() -> DocsAssets:
+    """The pinned Scalar bundle of ``/docs`` (provisioned once per machine)."""
+    return provisioned_docs()
+
+
+@pytest.fixture(scope="session")
 def contract() -> UiContract:
     """Airflow 3.3.2's private UI API contract."""
     return ui_contract()
 
 
 @pytest.fixture
-def web_app_factory(db_pool: Pool, ui_assets: UiAssets) -> Any:
-    """Build an app serving the UI files; keyword arguments override settings."""
+def web_app_factory(db_pool: Pool, ui_assets: UiAssets, docs_assets: DocsAssets) -> Any:
+    """Build an app serving the UI files and ``/docs``; keyword arguments override settings."""
 
     def build(**overrides: Any) -> FastAPI:
-        values: dict[str, Any] = {"ui_assets_dir": ui_assets.root}
+        values: dict[str, Any] = {
+            "ui_assets_dir": ui_assets.root,
+            "docs_assets_dir": docs_assets.root,
+        }
         values.update(overrides)
         return create_app(db_pool, api_settings(**values))
 

@@ -120,7 +120,8 @@ def test_an_incomplete_folder_is_not_taken_for_an_install(tmp_path: Path) -> Non
 def test_setup_command_reports_an_existing_install(tmp_path: Path, ui_assets: UiAssets) -> None:
     dest = tmp_path / "assets"
     shutil.copytree(ui_assets.root, dest)
-    result = CliRunner().invoke(cli, ["setup", "--assets-dir", str(dest), "--no-editor"])
+    command = ["setup", "--assets-dir", str(dest), "--no-editor", "--no-docs"]
+    result = CliRunner().invoke(cli, command)
     assert result.exit_code == 0, result.output
     assert "already installed" in result.output
 

@@ -116,7 +116,7 @@ def test_setup_installs_the_editor_or_says_it_is_there(
 ) -> None:
     target = tmp_path / "editor"
     shutil.copytree(editor.root, target)
-    ui = ["setup", "--assets-dir", str(ui_assets.root)]
+    ui = ["setup", "--assets-dir", str(ui_assets.root), "--no-docs"]
     result = CliRunner().invoke(cli, ui, env={"LEOFLOW_EDITOR_ASSETS_DIR": str(target)})
     assert result.exit_code == 0, result.output
     assert f"Code editor (monaco-editor {MONACO_VERSION}) already installed" in result.output

@@ -170,7 +170,8 @@ async def test_logo_and_api_docs_are_served(web_client: httpx.AsyncClient) -> No
     assert "LITE" in logo.text and "Leoflow Lite" in logo.text
     docs = await web_client.get("/docs")
     assert docs.status_code == 200
-    assert "swagger" in docs.text.lower()
+    assert '<script src="/docs/scalar/standalone.js">' in docs.text
+    assert "swagger" not in docs.text.lower()
     assert (await web_client.get("/openapi.json")).status_code == 200
 
 

@@ -12,6 +12,8 @@ told to stop, even if the agent never enforced the limit itself.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import functools
 import ipaddress
 import time
@@ -33,15 +35,15 @@ from leoflow.agentapi.delivery import (
     variables_for_task,
 )
 from leoflow.agentapi.task_spec import build_task_spec
-from leoflow.agentapi.tokens import AgentAuthError, authenticate, check_scope
+from leoflow.agentapi.tokens import AgentAuthError, VerifiedTokens, check_scope
 from leoflow.auth.tokens import AgentClaims
 from leoflow.config import Settings
 from leoflow.logs import AGENT, STDERR, STDOUT, IncomingLine, TaskLogs, TryLogRef
-from leoflow.logs.storage import path_component
 from leoflow.scheduler.dag_catalog import CompiledDag, DagCatalog
 from leoflow.scheduler.state_reports import REPORTABLE_STATES, TaskIdentity, TaskReporter
 from leoflow.secrets import SecretCipher
 from leoflow.spec.xcom import XcomPull
+from leoflow.staging.paths import task_staging_dir
 from leoflow.states import TaskState, TransitionRefusal
 from leoflow.store.pool import Database
 from leoflow.store.task_context import TaskTry, archived_try_state, find_task_try
@@ -156,6 +158,20 @@ def _rpc(
     return decorate
 
 
+_TryKey = tuple[str, str, str, str, int, int]
+
+
+def _try_key(claims: AgentClaims) -> _TryKey:
+    return (
+        claims.tenant,
+        claims.dag_id,
+        claims.run_id,
+        claims.task_id,
+        claims.map_index,
+        claims.try_number,
+    )
+
+
 @dataclass(frozen=True)
 class _Caller:
     claims: AgentClaims
@@ -243,7 +259,7 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
     ) -> None:
         self._db = db
         self._settings = settings
-        self._secret = jwt_secret
+        self._tokens = VerifiedTokens(jwt_secret)
         self._xcom = xcom
         self._logs = logs
         self._reporter = reporter
@@ -259,10 +275,10 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
         )
         self._agents: OrderedDict[tuple[Any, int], tuple[str, int]] = OrderedDict()
         self._fan_in_ok: OrderedDict[tuple[Any, int, str], float] = OrderedDict()
-        self._tries: OrderedDict[tuple[str, str, str, str, int, int], tuple[TaskTry, float]] = (
-            OrderedDict()
-        )
-        """The task instance of each recent try, as last read (see ``_caller``)."""
+        self._tries: OrderedDict[_TryKey, tuple[TaskTry, float]] = OrderedDict()
+        """The task instance of each recent try, as last read or written (see ``_caller``)."""
+        self._reading: dict[_TryKey, asyncio.Future[TaskTry | None]] = {}
+        """Reads of a try's task instance under way (calls arriving together share one)."""
 
     def bind_reporter(self, reporter: TaskReporter) -> None:
         """Use the scheduler's reporter (its wake-ups reach the scheduler of this process)."""
@@ -277,7 +293,7 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
     # --- shared steps ----------------------------------------------------------------------
 
     def _claims(self, context: Any, key: agent_pb2.TaskInstanceKey | None) -> AgentClaims:
-        claims = authenticate(self._secret, context.invocation_metadata())
+        claims = self._tokens.authenticate(context.invocation_metadata())
         if key is not None:
             check_scope(claims, key)
         _correlate(claims)
@@ -289,31 +305,45 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
         """The caller's claims and task instance.
 
         ``fresh=False`` is for calls that only need what cannot change during a try (which
-        task instance and run, the run's context): the row read by an earlier call of the
-        same try a moment ago is used, which spares the preparation of every try (spec, one
-        call per XCom input) a database round trip each. State-dependent calls read it anew.
+        task instance and run, the run's context) or that write through a guarded
+        compare-and-set anyway (a state report): the row read or written by an earlier call of
+        the same try a moment ago is used, and calls arriving together (an agent asks for its
+        spec alongside ``Register``) share one read. That spares the start of every try several
+        database round trips. Calls whose answer depends on the current state (heartbeats,
+        XCom pushes, secrets) read it anew.
         """
         claims = self._claims(context, key)
-        memo = (
-            claims.tenant,
-            claims.dag_id,
-            claims.run_id,
-            claims.task_id,
-            claims.map_index,
-            claims.try_number,
-        )
+        memo = _try_key(claims)
         if not fresh:
             known = self._tries.get(memo)
             if known is not None and time.monotonic() - known[1] < TRY_MEMO_SECONDS:
                 return _Caller(claims, known[0])
-        ti = await find_task_try(
-            self._db,
-            claims.tenant,
-            claims.dag_id,
-            claims.run_id,
-            claims.task_id,
-            map_index=claims.map_index,
-        )
+            reading = self._reading.get(memo)
+            if reading is not None:
+                ti = await asyncio.shield(reading)
+                if ti is not None:
+                    return _Caller(claims, ti)
+        return _Caller(claims, await self._read_try(claims, memo))
+
+    async def _read_try(self, claims: AgentClaims, memo: _TryKey) -> TaskTry:
+        reading: asyncio.Future[TaskTry | None] = asyncio.get_running_loop().create_future()
+        self._reading[memo] = reading
+        try:
+            ti = await find_task_try(
+                self._db,
+                claims.tenant,
+                claims.dag_id,
+                claims.run_id,
+                claims.task_id,
+                map_index=claims.map_index,
+            )
+        except BaseException:
+            reading.set_result(None)  # sharers read for themselves
+            raise
+        finally:
+            if self._reading.get(memo) is reading:
+                del self._reading[memo]
+        reading.set_result(ti)
         if ti is None:
             self._tries.pop(memo, None)
             raise CallRefused(
@@ -321,27 +351,33 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
                 "not_found",
                 f"task instance {claims.subject} does not exist (its run was deleted?)",
             )
+        self._remember(memo, ti)
+        return ti
+
+    def _remember(self, memo: _TryKey, ti: TaskTry) -> None:
         self._tries[memo] = (ti, time.monotonic())
         self._tries.move_to_end(memo)
         while len(self._tries) > 10_000:
             self._tries.popitem(last=False)
-        return _Caller(claims, ti)
 
     async def _compiled(self, ti: TaskTry) -> CompiledDag:
         return await self._catalog.get(ti.dag_version_id)
 
     def _staging_dir(self, caller: _Caller, compiled: CompiledDag) -> str | None:
+        """Where the try sees its run's staging space: ``/staging`` in a pod (the token says
+        the kubernetes executor launched it), else the run's folder, which the executor made
+        before launching the try."""
         staging = compiled.spec.staging
-        if self._staging_root is None or staging is None or not staging.enabled:
+        if staging is None or not staging.enabled:
             return None
-        folder = (
-            self._staging_root
-            / path_component(caller.claims.tenant)
-            / path_component(caller.claims.dag_id)
-            / path_component(caller.claims.run_id)
+        claims = caller.claims
+        return task_staging_dir(
+            claims.executor,
+            self._staging_root,
+            tenant=claims.tenant,
+            dag_id=claims.dag_id,
+            run_id=claims.run_id,
         )
-        folder.mkdir(parents=True, exist_ok=True)
-        return str(folder)
 
     def _require_secure_channel(self, context: Any) -> None:
         if self.tls:
@@ -370,7 +406,7 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
     async def Register(
         self, request: agent_pb2.RegisterRequest, context: Any
     ) -> agent_pb2.RegisterResponse:
-        caller = await self._caller(context, None)
+        caller = await self._caller(context, None, fresh=False)
         claims = caller.claims
         self._agents[(caller.ti.ti_id, claims.try_number)] = (request.hostname, request.pid)
         while len(self._agents) > 10_000:
@@ -549,9 +585,28 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
             answer.current_try_number = try_number
         return answer
 
+    def _note_report(self, caller: _Caller, result: TransitionResult) -> None:
+        """Remember the try's row as the report left it (the next report names its source)."""
+        row = result.task_instance
+        if row is None:
+            return
+        self._remember(
+            _try_key(caller.claims),
+            dataclasses.replace(
+                caller.ti, state=row.state, try_number=row.try_number, start_date=row.start_date
+            ),
+        )
+
     async def _refused_report(
         self, caller: _Caller, target: TaskState, result: TransitionResult
     ) -> agent_pb2.ReportStateResponse:
+        self._tries.pop(_try_key(caller.claims), None)  # the row moved on: read it next time
+        if result.refusal is TransitionRefusal.NOT_FOUND:
+            raise CallRefused(
+                grpc.StatusCode.NOT_FOUND,
+                "not_found",
+                f"task instance {caller.claims.subject} does not exist (its run was deleted?)",
+            )
         if result.already_in_target or (
             target is TaskState.FAILED
             and result.refusal is TransitionRefusal.ILLEGAL_TRANSITION
@@ -615,7 +670,9 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
     async def ReportState(
         self, request: agent_pb2.ReportStateRequest, context: Any
     ) -> agent_pb2.ReportStateResponse:
-        caller = await self._caller(context, request.task_instance)
+        # The report itself is a guarded compare-and-set: the try's row as last known suffices
+        # to name it (a refusal reads what is there now).
+        caller = await self._caller(context, request.task_instance, fresh=False)
         number = caller.claims.try_number
         if request.try_number != number:
             return self._state_answer(
@@ -672,6 +729,7 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
         )
         if not result.applied:
             return await self._refused_report(caller, target, result)
+        self._note_report(caller, result)
         if target is TaskState.RUNNING:
             # A new try starts clean, as in Airflow: nothing an earlier try pushed is served.
             await self._xcom.clear_task(

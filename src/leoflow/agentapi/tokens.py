@@ -12,11 +12,13 @@ import math
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import grpc
 
 from leoflow.auth.tokens import (
+    LEEWAY_SECONDS,
     AgentClaims,
     TokenExpiredError,
     TokenInvalidError,
@@ -47,6 +49,10 @@ class AgentAuthError(Exception):
 def authenticate(secret: str, metadata: Iterable[tuple[str, str | bytes]] | None) -> AgentClaims:
     """The claims of the call's bearer token; :class:`AgentAuthError` (UNAUTHENTICATED) when it
     is missing, malformed, expired, badly signed or not an agent token."""
+    return _verify(secret, _bearer_token(metadata))
+
+
+def _bearer_token(metadata: Iterable[tuple[str, str | bytes]] | None) -> str:
     token = bearer_token_from_metadata(metadata)
     if token is None:
         raise AgentAuthError(
@@ -54,18 +60,54 @@ def authenticate(secret: str, metadata: Iterable[tuple[str, str | bytes]] | None
             "missing_token",
             "missing agent token: send 'authorization: Bearer <token>' metadata",
         )
+    return token
+
+
+def _verify(secret: str, token: str) -> AgentClaims:
     try:
         return verify_agent_token(secret, token)
     except TokenExpiredError:
-        raise AgentAuthError(
-            grpc.StatusCode.UNAUTHENTICATED, "expired_token", "agent token expired"
-        ) from None
+        raise _expired() from None
     except TokenInvalidError:
         raise AgentAuthError(
             grpc.StatusCode.UNAUTHENTICATED,
             "invalid_token",
             "invalid agent token (bad signature, wrong audience, or not minted for an agent)",
         ) from None
+
+
+def _expired() -> AgentAuthError:
+    return AgentAuthError(grpc.StatusCode.UNAUTHENTICATED, "expired_token", "agent token expired")
+
+
+class VerifiedTokens:
+    """:func:`authenticate` with a memory of the tokens it verified.
+
+    An agent presents the same token on every call of its try (half a dozen for a no-op task,
+    more with heartbeats and XCom inputs); checking its signature and claims again each time
+    costs more than the rest of a small call. A token seen before is only checked for expiry
+    (the claims it carries cannot change: the string is what was signed). Bounded: the oldest
+    entries are forgotten first.
+    """
+
+    def __init__(self, secret: str, *, capacity: int = 10_000) -> None:
+        self._secret = secret
+        self._capacity = capacity
+        self._known: OrderedDict[str, AgentClaims] = OrderedDict()
+
+    def authenticate(self, metadata: Iterable[tuple[str, str | bytes]] | None) -> AgentClaims:
+        """The claims of the call's bearer token (see :func:`authenticate`)."""
+        token = _bearer_token(metadata)
+        claims = self._known.get(token)
+        if claims is None:
+            claims = _verify(self._secret, token)
+            self._known[token] = claims
+            while len(self._known) > self._capacity:
+                self._known.popitem(last=False)
+        elif datetime.now(UTC) > claims.expires_at + timedelta(seconds=LEEWAY_SECONDS):
+            del self._known[token]
+            raise _expired()
+        return claims
 
 
 def check_scope(claims: AgentClaims, key: agent_pb2.TaskInstanceKey) -> None:
@@ -114,8 +156,15 @@ class AgentTokenIssuer:
                 self._tenants.popitem(last=False)
         return name
 
-    async def mint(self, launch: TaskLaunch, timeout_seconds: float | None = None) -> str:
-        """The token an agent needs to run ``launch`` (and nothing else)."""
+    async def mint(
+        self,
+        launch: TaskLaunch,
+        timeout_seconds: float | None = None,
+        *,
+        executor: str | None = None,
+    ) -> str:
+        """The token an agent needs to run ``launch`` (and nothing else); ``executor`` names
+        an executor whose tries do not run on this machine (``kubernetes``)."""
         return mint_agent_token(
             self._secret,
             tenant=await self.tenant_of(launch.run_uuid),
@@ -125,4 +174,5 @@ class AgentTokenIssuer:
             map_index=launch.map_index,
             try_number=launch.try_number,
             expires_in=token_lifetime(self._expiration, timeout_seconds),
+            executor=executor,
         )

@@ -41,6 +41,11 @@ def create_app(pool: AsyncConnectionPool, settings: Settings | None = None) -> F
         version=__version__,
         description="Airflow 3 compatible REST API served by Leoflow.",
         lifespan=lifespan,
+        # FastAPI's own pages load their JavaScript from a CDN: /docs is Leoflow's (Scalar,
+        # served from this origin) and so is /openapi.json (it may require a caller).
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.pool = pool
     app.state.settings = settings
@@ -56,8 +61,10 @@ def create_app(pool: AsyncConnectionPool, settings: Settings | None = None) -> F
     app.include_router(ui_routes.absent_public_router)
     # Imported here: the editor's routes use this package's security, so a module-level
     # import would make importing leoflow.web.ide first a cycle.
+    from leoflow.web.api_docs import install_api_docs
     from leoflow.web.ide import install_ide
 
+    install_api_docs(app, settings)  # /openapi.json, /docs (Scalar) and its bundle
     install_ide(app, settings)  # answers 404 until Lite's launcher names its workspace
     install_web(app, settings)  # the web app answers whatever no API route matched
     install_telemetry(app)

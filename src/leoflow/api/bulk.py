@@ -81,9 +81,14 @@ class BulkDeleteAction(_Strict, Generic[T]):
     action_on_non_existence: BulkActionNotOnExistence = BulkActionNotOnExistence.FAIL
 
 
-def _action_discriminator(action: Any) -> str:
-    raw = action["action"] if isinstance(action, dict) else action.action
-    return BulkAction(raw).value
+def _action_discriminator(action: Any) -> str | None:
+    """The tag of a bulk action: its ``action`` value as given.
+
+    A value that is no action kind is returned as is, and ``None`` when there is no string to
+    read, so pydantic answers 422 naming the expected kinds instead of the request failing.
+    """
+    raw = action.get("action") if isinstance(action, dict) else getattr(action, "action", None)
+    return str(raw) if isinstance(raw, str) else None
 
 
 class BulkBody(_Strict, Generic[T]):

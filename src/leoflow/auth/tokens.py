@@ -179,6 +179,9 @@ class AgentClaims:
     try_number: int
     jti: str
     expires_at: datetime
+    executor: str | None = None
+    """The executor that launched the try, when it says so (``kubernetes``: the try runs in a
+    pod); ``None`` for a process on the control plane's machine."""
 
     @property
     def subject(self) -> str:
@@ -211,10 +214,15 @@ def mint_agent_token(
     try_number: int = 1,
     expires_in: int = 86400,
     now: datetime | None = None,
+    executor: str | None = None,
 ) -> str:
-    """A token letting one agent act for one try of one task instance (minted at dispatch)."""
+    """A token letting one agent act for one try of one task instance (minted at dispatch).
+
+    ``executor`` records where the try runs (see :attr:`AgentClaims.executor`); it is signed
+    with the rest, so any replica answering the agent knows it without a database read.
+    """
     issued = _now(now)
-    claims = {
+    claims: dict[str, Any] = {
         "iss": ISSUER,
         "aud": AGENT_AUDIENCE,
         "sub": agent_subject(
@@ -231,6 +239,8 @@ def mint_agent_token(
         "nbf": issued,
         "exp": issued + timedelta(seconds=expires_in),
     }
+    if executor is not None:
+        claims["executor"] = executor
     return jwt.encode(claims, _key(secret, AGENT_AUDIENCE), algorithm=ALGORITHM)
 
 
@@ -248,6 +258,7 @@ def verify_agent_token(secret: str | bytes, token: str) -> AgentClaims:
             try_number=_integer(claims["try_number"]),
             jti=str(claims["jti"]),
             expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            executor=None if claims.get("executor") is None else _text(claims["executor"]),
         )
     except (TypeError, ValueError) as exc:
         raise TokenInvalidError(f"malformed agent claims: {exc}") from exc

@@ -51,8 +51,17 @@ def main(
 
 @app.command()
 def server(
-    host: Annotated[str, typer.Option(help="Address the HTTP server binds.")] = "0.0.0.0",
-    port: Annotated[int, typer.Option(help="HTTP port.")] = 8080,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Address the HTTP server binds (default: LEOFLOW_API_HOST, else 127.0.0.1).",
+            show_default=False,
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(help="HTTP port (default: LEOFLOW_API_PORT, else 8088).", show_default=False),
+    ] = None,
     log_format: Annotated[
         str | None,
         typer.Option(

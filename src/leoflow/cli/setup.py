@@ -1,9 +1,11 @@
 """``leoflow setup``: prepare this machine to serve the web UI.
 
 Downloads the pinned Apache Airflow web app (see :mod:`leoflow.web.assets`) into
-``<home>/assets/airflow-ui/<version>`` and, for Lite's web editor, the pinned code editor (see
-:mod:`leoflow.web.editor_assets`) into ``<home>/assets/monaco-editor/<version>``, once each;
-running it again is a quick no-op.
+``<home>/assets/airflow-ui/<version>``, for Lite's web editor the pinned code editor (see
+:mod:`leoflow.web.editor_assets`) into ``<home>/assets/monaco-editor/<version>``, and the
+renderer of the API reference at ``/docs`` (see :mod:`leoflow.web.docs_assets`) into
+``<home>/assets/scalar-api-reference/<version>``, once each; running it again is a quick
+no-op.
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ from leoflow.web.assets import (
     default_assets_dir,
     find_assets,
     provision,
+)
+from leoflow.web.docs_assets import (
+    SCALAR_VERSION,
+    docs_assets_dir,
+    find_docs_assets,
+    provision_docs,
 )
 from leoflow.web.editor_assets import (
     MONACO_VERSION,
@@ -65,6 +73,7 @@ def _run(console: Console, step: Callable[[ProgressCallback], str]) -> None:
 
 
 def setup_command(
+    *,
     wheel: Annotated[
         Path | None,
         typer.Option(
@@ -90,10 +99,23 @@ def setup_command(
             "(air-gapped machines); its checksum is verified all the same.",
         ),
     ] = None,
+    docs: Annotated[
+        bool,
+        typer.Option(
+            help="Also fetch the renderer of the API reference at /docs (Scalar) with npm.",
+        ),
+    ] = True,
+    docs_tarball: Annotated[
+        Path | None,
+        typer.Option(
+            help=f"Use this scalar-api-reference-{SCALAR_VERSION}.tgz instead of running npm "
+            "pack (air-gapped machines, image builds); its checksum is verified all the same.",
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option(help="Provision again even if already done.")] = False,
 ) -> None:
-    """Download and verify the web UI files (Apache Airflow's web app, unmodified) and the
-    code editor of Lite's web editor."""
+    """Download and verify the web UI files (Apache Airflow's web app, unmodified), the code
+    editor of Lite's web editor and the renderer of the API reference (/docs)."""
     settings = load_settings()
     console = Console(stderr=True)
     dest = assets_dir or settings.ui_assets_dir or default_assets_dir(settings.home)
@@ -110,9 +132,14 @@ def setup_command(
             )
 
         _run(console, web_ui)
-    if not editor:
-        return
-    editor_dest = settings.editor_assets_dir or default_editor_dir(settings.home)
+    if editor:
+        editor_dest = settings.editor_assets_dir or default_editor_dir(settings.home)
+        _setup_editor(console, editor_dest, editor_tarball, force)
+    if docs:
+        _setup_docs(console, docs_assets_dir(settings), docs_tarball, force)
+
+
+def _setup_editor(console: Console, editor_dest: Path, tarball: Path | None, force: bool) -> None:
     if find_editor_assets(editor_dest) is not None and not force:
         console.print(
             f"Code editor (monaco-editor {MONACO_VERSION}) already installed in {editor_dest}"
@@ -120,13 +147,31 @@ def setup_command(
         return
 
     def code_editor(report: ProgressCallback) -> str:
-        found = provision_editor(editor_dest, tarball=editor_tarball, force=force, progress=report)
+        found = provision_editor(editor_dest, tarball=tarball, force=force, progress=report)
         return (
             f"Code editor (monaco-editor {found.version}, MIT, unmodified) installed in "
             f"{found.root}"
         )
 
     _run(console, code_editor)
+
+
+def _setup_docs(console: Console, dest: Path, tarball: Path | None, force: bool) -> None:
+    if find_docs_assets(dest) is not None and not force:
+        console.print(
+            f"API reference renderer (@scalar/api-reference {SCALAR_VERSION}) already "
+            f"installed in {dest}"
+        )
+        return
+
+    def renderer(report: ProgressCallback) -> str:
+        found = provision_docs(dest, tarball=tarball, force=force, progress=report)
+        return (
+            f"API reference renderer (@scalar/api-reference {found.version}, MIT, unmodified) "
+            f"installed in {found.root}"
+        )
+
+    _run(console, renderer)
 
 
 def register_setup_command(app: typer.Typer) -> None:

@@ -30,6 +30,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from leoflow.executors.runtime_templates import TemplateRuntime
 from leoflow.telemetry import get_logger
 from leoflow_sdk.agent import fork_server as protocol
 
@@ -56,6 +57,8 @@ class ForkedAgent:
         self.pid = pid
         self.stdout = stdout
         self.returncode: int | None = None
+        self.template_runtime: TemplateRuntime | None = None
+        """The runtime a runtime template forked for this agent (killed when the agent ends)."""
         self._pidfd: int | None = pidfd
         self._exit: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
 
@@ -164,9 +167,18 @@ class ForkServer:
         log.info("agent fork server ready", python=str(self.python), pid=pid)
 
     async def spawn(
-        self, env: Mapping[str, str], cwd: str, within_seconds: float = SPAWN_TIMEOUT_SECONDS
+        self,
+        env: Mapping[str, str],
+        cwd: str,
+        within_seconds: float = SPAWN_TIMEOUT_SECONDS,
+        *,
+        runtime: TemplateRuntime | None = None,
     ) -> ForkedAgent:
-        """A new agent running with ``env`` in ``cwd`` (its output on ``stdout``)."""
+        """A new agent running with ``env`` in ``cwd`` (its output on ``stdout``).
+
+        ``runtime``: a runtime on standby from the DAG's runtime template, which the agent
+        uses instead of forking its own (the caller keeps and later closes its handles).
+        """
         if not self.ready or self._socket is None:
             raise ForkServerError("the fork server is not running")
         loop = asyncio.get_running_loop()
@@ -175,9 +187,14 @@ class ForkServer:
         self._pending[spawn_id] = answer
         env_read, env_write = os.pipe()
         out_read, out_write = os.pipe()
+        request: dict[str, object] = {"spawn": spawn_id, "cwd": cwd}
+        handed = [env_read, out_write]
+        if runtime is not None:
+            request["runtime"] = {"pid": runtime.pid, "notice_fd": runtime.notice_fd}
+            handed += runtime.fds
         try:
-            message = protocol.encode({"spawn": spawn_id, "cwd": cwd})
-            socket.send_fds(self._socket, [message], [env_read, out_write])
+            message = protocol.encode(request)
+            socket.send_fds(self._socket, [message], handed)
         except OSError as exc:
             self._pending.pop(spawn_id, None)
             for fd in (env_write, out_read):

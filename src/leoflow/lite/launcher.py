@@ -27,7 +27,11 @@ from leoflow.auth.bootstrap import ensure_lite_admin, with_lite_secrets
 from leoflow.auth.cli_credentials import CREDENTIALS_FILE, store_token
 from leoflow.auth.tokens import UserTokens
 from leoflow.config import Settings, load_settings
-from leoflow.lite.embedded_db import start_embedded_postgres, stop_embedded_postgres
+from leoflow.lite.embedded_db import (
+    EmbeddedPostgresError,
+    start_embedded_postgres,
+    stop_embedded_postgres,
+)
 from leoflow.lite.workspace_sync import STATE_FILE, WorkspaceSync, run_until_cancelled
 from leoflow.server import ControlPlane, serve
 from leoflow.store.dsn import redact
@@ -35,6 +39,7 @@ from leoflow.store.pool import create_pool
 from leoflow.store.schema import SchemaError, migrate
 from leoflow.telemetry import configure_logging, configure_tracing, get_logger
 from leoflow.telemetry.metrics import watch_embedded_database
+from leoflow.web.docs_assets import ensure_docs_assets
 from leoflow.web.editor_assets import ensure_editor_assets
 from leoflow.web.ide import enable_ide
 
@@ -119,7 +124,11 @@ def choose_database(mode: str, settings: Settings) -> DatabaseChoice:
         return DatabaseChoice(dsn=external, embedded_dir=None)
     data_dir = embedded_data_dir(settings)
     settings.home.mkdir(parents=True, exist_ok=True)
-    return DatabaseChoice(dsn=start_embedded_postgres(data_dir), embedded_dir=data_dir)
+    try:
+        dsn = start_embedded_postgres(data_dir)
+    except EmbeddedPostgresError as exc:
+        raise LiteStartupError(str(exc)) from exc
+    return DatabaseChoice(dsn=dsn, embedded_dir=data_dir)
 
 
 def embedded_data_dir(settings: Settings) -> Path:
@@ -429,6 +438,7 @@ def run_lite(options: LiteOptions) -> None:
         ui = ensure_ui_assets(settings, _say) if options.provision_ui else "web UI not provisioned"
         if options.provision_ui:
             ensure_editor_assets(settings, _say)
+            ensure_docs_assets(settings, _say)
         db = choose_database(options.postgres, settings)
         watch_embedded_database(db.embedded_dir)
         try:

@@ -72,9 +72,11 @@ class TaskLogs:
         state = self._tries.get(ref)
         if state is None:
             # First time this process sees the try (or after a restart): count what is stored,
-            # so line numbers and the size limit continue where they were.
-            lines, _ = await self.storage.read(ref)
-            state = _TryState(0, len(lines), await self.storage.size(ref))
+            # so line numbers and the size limit continue where they were (a new try, the
+            # usual case, has nothing stored: its size says so without reading anything).
+            size = await self.storage.size(ref)
+            lines = len((await self.storage.read(ref))[0]) if size else 0
+            state = _TryState(0, lines, size)
             self._tries[ref] = state
             while len(self._tries) > _TRACKED_TRIES:
                 self._tries.popitem(last=False)

@@ -37,11 +37,16 @@ class TaskNode:
 
 @dataclass(frozen=True)
 class DagGraph:
-    """The task graph of one DAG version, with its topological order and leaves precomputed."""
+    """The task graph of one DAG version, with its topological order, leaves and downstream
+    edges precomputed (a version is immutable: built once, planned against many times)."""
 
     nodes: Mapping[str, TaskNode]
     order: tuple[str, ...]
     leaves: frozenset[str]
+    downstream: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Direct downstream tasks of each task (tasks without any are absent)."""
+    position: Mapping[str, int] = field(default_factory=dict)
+    """Index of each task in :attr:`order`."""
 
     @classmethod
     def build(cls, nodes: Iterable[TaskNode]) -> DagGraph:
@@ -50,8 +55,17 @@ class DagGraph:
             {tid: node.upstream for tid, node in by_id.items()}
         )
         order = tuple(sorter.static_order())
-        has_downstream = {up for node in by_id.values() for up in node.upstream}
-        return cls(nodes=by_id, order=order, leaves=frozenset(set(by_id) - has_downstream))
+        downstream: dict[str, list[str]] = {}
+        for node in by_id.values():
+            for up in node.upstream:
+                downstream.setdefault(up, []).append(node.task_id)
+        return cls(
+            nodes=by_id,
+            order=order,
+            leaves=frozenset(set(by_id) - set(downstream)),
+            downstream={tid: tuple(down) for tid, down in downstream.items()},
+            position={tid: index for index, tid in enumerate(order)},
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +115,13 @@ _READINESS_MOVES: dict[Readiness, tuple[MoveKind, TaskState]] = {
 }
 
 
-def _plan_task(
-    node: TaskNode, ti: TaskInstanceView, working: dict[str, TaskState], now: datetime
+def plan_task(
+    node: TaskNode, ti: TaskInstanceView, working: Mapping[str, TaskState], now: datetime
 ) -> Move | None:
+    """The move of one task instance given the working states of its upstream tasks, if any.
+
+    Upstream tasks absent from ``working`` (no task instance) do not count, as in Airflow.
+    """
     if ti.state is TaskState.UP_FOR_RETRY:
         if ti.next_retry_at is None or ti.next_retry_at <= now:
             return Move(MoveKind.RETRY, ti.task_id, ti.state, TaskState.SCHEDULED, ti.try_number)
@@ -136,7 +154,7 @@ def plan_run(
         current = task_instances.get(tid)
         if current is None:
             continue
-        move = _plan_task(graph.nodes[tid], current, working, now)
+        move = plan_task(graph.nodes[tid], current, working, now)
         if move is not None:
             plan.moves.append(move)
             working[tid] = move.target

@@ -15,7 +15,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +25,8 @@ from leoflow.config import Settings
 from leoflow.executors.base import Executor, TaskLaunch
 from leoflow.scheduler.dag_catalog import CompiledDag, DagCatalog
 from leoflow.scheduler.dispatch_pool import DispatchPool
+from leoflow.scheduler.dispatcher import Dispatcher
+from leoflow.scheduler.incremental import PartialPlan, admissible_moves, plan_partially
 from leoflow.scheduler.planner import Move, MoveKind, TaskInstanceView, plan_run
 from leoflow.scheduler.retries import failure_outcome
 from leoflow.scheduler.run_outcome import RunVerdict
@@ -40,23 +42,19 @@ from leoflow.scheduler.timetables import (
 )
 from leoflow.scheduler.wakeup import SchedulerWakeup
 from leoflow.spec import IntervalSchedule
-from leoflow.states import RunState, TaskState, can_transition_task
+from leoflow.states import RunState, TaskState
 from leoflow.store.dag_runs import RunType, create_dag_run, transition_dag_run
 from leoflow.store.leadership import LeaderLease
 from leoflow.store.pool import Pool
 from leoflow.store.scheduling import (
     ActiveRun,
-    DispatchCandidate,
     LostDispatch,
     PlannedMove,
     SchedulableDag,
     TaskInstanceState,
     apply_moves,
-    claim_for_dispatch,
-    count_active_task_instances,
     count_running_runs,
     list_active_runs,
-    list_dispatch_candidates,
     list_lost_dispatches,
     list_run_fingerprints,
     list_schedulable_dags,
@@ -74,7 +72,6 @@ from leoflow.telemetry import get_logger, get_tracer
 from leoflow.telemetry.metrics import (
     ACTIVE_DAG_RUNS,
     AGENT_LOST,
-    DISPATCH_AT_CAPACITY,
     DISPATCH_LOST,
     ORPHAN_RUNS_REAPED,
     QUEUED_TASKS,
@@ -82,10 +79,8 @@ from leoflow.telemetry.metrics import (
     SCHEDULER_LEADER,
     SCHEDULER_LOOP_DURATION,
     SCHEDULER_PASS_ERRORS,
-    SCHEDULING_LATENCY,
     TASK_STATE_TRANSITIONS,
 )
-from leoflow.telemetry.tracing import traceparent, try_context
 from leoflow.telemetry.tries import TryRef
 
 log = get_logger(__name__)
@@ -100,6 +95,10 @@ MAX_REDISPATCHES = 1
 FULL_RUN = "*"
 """``NOTIFY`` payload asking the leader for a full pass."""
 
+PARTIAL_PLAN_MIN_TASKS = 50
+"""Runs with at least this many tasks are planned from their changed tasks in event passes;
+smaller ones cost no more to read whole (one read serves every such run of the pass)."""
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -111,6 +110,8 @@ class _RunPlanResult:
     moves: list[Move]
     retries: list[Move]
     verdict: RunVerdict
+    ids: Mapping[str, UUID]
+    """Task id → task instance id (at least for the tasks that move)."""
 
 
 class Scheduler:
@@ -126,7 +127,12 @@ class Scheduler:
         scheduler_id: str | None = None,
         clock: Callable[[], datetime] = _now,
         notify_peers: bool = False,
+        partial_plan_min_tasks: int | None = PARTIAL_PLAN_MIN_TASKS,
     ) -> None:
+        """``partial_plan_min_tasks``: runs of at least this many tasks are planned from their
+        changed tasks in event passes (:mod:`leoflow.scheduler.incremental`); ``None`` plans
+        every dirty run from all of its task instances (the reference behaviour the partial
+        path is tested against)."""
         self._pool = pool
         self._dsn = dsn
         self._settings = settings
@@ -137,7 +143,10 @@ class Scheduler:
         )
         self.wakeup = SchedulerWakeup()
         self.catalog = DagCatalog(pool, settings.task_defaults)
-        self.reporter = TaskReporter(pool, self.catalog, self.wake_run, clock)
+        self._partial_plan_min_tasks = partial_plan_min_tasks
+        self.reporter = TaskReporter(
+            pool, self.catalog, self.wake_run, clock, wake_task=self.wake_task
+        )
         self.executor = executor_factory(self.reporter)
         self._dispatch = DispatchPool(
             self.executor,
@@ -149,7 +158,17 @@ class Scheduler:
         self._leader_since: float | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._stable_runs: dict[UUID, tuple[object, ...]] = {}
+        self._active_runs: dict[UUID, ActiveRun] = {}
+        """Running runs as last read (a cache: a partial plan checks its run is unchanged)."""
         self._fingerprints: dict[UUID, tuple[object, ...]] = {}
+        self._dispatcher = Dispatcher(
+            pool,
+            self.catalog,
+            self._dispatch,
+            self.reporter,
+            scheduler_id=self.scheduler_id,
+            on_error=self._on_dispatch_error,
+        )
         self.passes = 0
 
     # --- wake-ups ---------------------------------------------------------------------------
@@ -159,6 +178,12 @@ class Scheduler:
         self.wakeup.mark_run(run_uuid)
         if self._notify_peers:
             self._spawn(notify(self._pool, SCHEDULER_CHANNEL, str(run_uuid)))
+
+    def wake_task(self, run_uuid: UUID, task_id: str) -> None:
+        """A task instance of this run changed state: plan from it (here, and on the leader)."""
+        self.wakeup.mark_task(run_uuid, task_id)
+        if self._notify_peers:
+            self._spawn(notify(self._pool, SCHEDULER_CHANNEL, f"{run_uuid} {task_id}"))
 
     def wake_all(self) -> None:
         """Something beyond one run changed (a trigger, a pause): reconcile everything."""
@@ -230,11 +255,12 @@ class Scheduler:
             while not self._stopping.is_set() and lease.is_leader:
                 tick = self._settings.scheduler_tick_seconds
                 await self.wakeup.wait_for_signal(max(tick - (time.monotonic() - last_full), 0.0))
-                dirty, full = self.wakeup.drain()
+                drained = self.wakeup.drain()
+                full = drained.full
                 if full or time.monotonic() - last_full >= tick:
                     full = True
                     last_full = time.monotonic()
-                await self.run_pass(dirty, full=full)
+                await self.run_pass(drained.dirty, full=full, changed=drained.changed)
                 if full:
                     await self._heartbeat(is_leader=True)
         finally:
@@ -251,20 +277,45 @@ class Scheduler:
             try:
                 async with Listener(self._dsn, SCHEDULER_CHANNEL) as listener:
                     async for wake in listener:
-                        if wake.payload == FULL_RUN or not wake.payload:
-                            self.wakeup.request_full_pass()
-                        else:
-                            self.wakeup.mark_run(UUID(wake.payload))
+                        self._on_notification(wake.payload)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # reconnect; the tick covers what was missed
                 log.warning("wake-up listener lost its connection", error=str(exc))
                 await asyncio.sleep(1.0)
 
+    def _on_notification(self, payload: str) -> None:
+        """``*`` (or nothing): a full pass; ``<run uuid>``: that run changed; ``<run uuid>
+        <task id>``: that task instance of the run changed. Anything else asks for a full
+        pass (a newer replica's format is never lost, only planned less precisely)."""
+        if payload == FULL_RUN or not payload:
+            self.wakeup.request_full_pass()
+            return
+        run_part, _, task_id = payload.partition(" ")
+        try:
+            run_uuid = UUID(run_part)
+        except ValueError:
+            self.wakeup.request_full_pass()
+            return
+        if task_id:
+            self.wakeup.mark_task(run_uuid, task_id)
+        else:
+            self.wakeup.mark_run(run_uuid)
+
     # --- one pass ---------------------------------------------------------------------------
 
-    async def run_pass(self, dirty: dict[UUID, float] | None = None, *, full: bool = True) -> None:
-        """One reconciliation pass. Errors are counted and logged; the loop always goes on."""
+    async def run_pass(
+        self,
+        dirty: dict[UUID, float] | None = None,
+        *,
+        full: bool = True,
+        changed: Mapping[UUID, frozenset[str]] | None = None,
+    ) -> None:
+        """One reconciliation pass. Errors are counted and logged; the loop always goes on.
+
+        ``dirty``: the runs to plan in an event pass; ``changed``: for those of them whose
+        every change named its task, the tasks that changed.
+        """
         started = time.perf_counter()
         dirty = dirty or {}
         now = self._clock()
@@ -273,14 +324,16 @@ class Scheduler:
                 await self._guarded("create_scheduled_runs", self._create_scheduled_runs(now))
                 await self._guarded("start_queued_runs", self._start_queued_runs(now))
                 runs = await list_active_runs(self._pool, RunState.RUNNING)
+                self._active_runs = {run.id: run for run in runs}
+                self._dispatcher.note_running_versions((r.dag_version_id for r in runs), every=True)
             else:
-                runs = await list_active_runs(self._pool, RunState.RUNNING, list(dirty))
-            finished = await self._plan_and_apply(runs, now, dirty, full=full)
+                runs = await self._dirty_runs(dirty, changed or {})
+            finished = await self._plan_and_apply(runs, now, dirty, full=full, changed=changed)
             if finished and not full:
                 await self._guarded("start_queued_runs", self._start_queued_runs(now))
             if full and self._reapers_armed():
                 await self._guarded("reap", self._reap(now))
-            await self._guarded("dispatch", self._dispatch_scheduled())
+            await self._guarded("dispatch", self._dispatcher.dispatch(full=full))
             if full:
                 await self._guarded("gauges", self._update_gauges(runs))
         except Exception as exc:  # the database went away mid-pass: try again next pass
@@ -389,10 +442,41 @@ class Scheduler:
                 conn, run.id, [t.task_id for t in compiled.spec.tasks], compiled.max_tries()
             )
         SCHEDULER_DECISIONS.labels("start_run").inc()
+        self._dispatcher.note_running_versions([run.dag_version_id])
         self.wakeup.mark_run(run.id)
         return True
 
     # --- planning ---------------------------------------------------------------------------
+
+    async def _dirty_runs(
+        self, dirty: Mapping[UUID, float], changed: Mapping[UUID, frozenset[str]]
+    ) -> list[ActiveRun]:
+        """The running runs among ``dirty``: those to be planned from their changes as last
+        read (their partial plan checks that they have not changed), the others read now."""
+        known: list[ActiveRun] = []
+        for run_id in dirty:
+            run = self._active_runs.get(run_id)
+            if run is not None and run_id in changed and await self._plans_partially(run):
+                known.append(run)
+        cached = {run.id for run in known}
+        return known + await self._read_runs([run_id for run_id in dirty if run_id not in cached])
+
+    async def _plans_partially(self, run: ActiveRun) -> bool:
+        """Whether an event pass plans ``run`` from its changed tasks (wide enough)."""
+        least = self._partial_plan_min_tasks
+        if least is None:
+            return False
+        return len((await self.catalog.get(run.dag_version_id)).graph.nodes) >= least
+
+    async def _read_runs(self, run_ids: list[UUID]) -> list[ActiveRun]:
+        """Those of ``run_ids`` that are running, read now (and remembered)."""
+        if not run_ids:
+            return []
+        runs = await list_active_runs(self._pool, RunState.RUNNING, run_ids)
+        for run_id in run_ids:
+            self._active_runs.pop(run_id, None)
+        self._active_runs.update((run.id, run) for run in runs)
+        return runs
 
     async def _changed_runs(
         self, runs: list[ActiveRun], dirty: dict[UUID, float]
@@ -424,13 +508,76 @@ class Scheduler:
         return keep
 
     async def _plan_and_apply(
-        self, runs: list[ActiveRun], now: datetime, dirty: dict[UUID, float], *, full: bool
+        self,
+        runs: list[ActiveRun],
+        now: datetime,
+        dirty: dict[UUID, float],
+        *,
+        full: bool,
+        changed: Mapping[UUID, frozenset[str]] | None = None,
     ) -> bool:
-        """Plan every given run, apply the moves, finalize settled runs. True if any finished."""
+        """Plan every given run, apply the moves, finalize settled runs. True if any finished.
+
+        In an event pass a run whose changed tasks are all known (``changed``) is planned from
+        those tasks (:mod:`leoflow.scheduler.incremental`); every other run, and every run of a
+        full pass, is planned from all of its task instances.
+        """
         if full:
             runs = await self._changed_runs(runs, dirty)
         if not runs:
             return False
+        partial_runs = []
+        if not full and changed:
+            partial_runs = [
+                run for run in runs if run.id in changed and await self._plans_partially(run)
+            ]
+        partial = await self._plan_partially(partial_runs, changed or {}, now)
+        planned = {p.run.id for p in partial if not p.needs_full_plan}
+        # A run left to a full plan is planned as read now (it may come from the cache).
+        stale = [p.run.id for p in partial if p.needs_full_plan]
+        whole = [run for run in runs if run.id not in planned and run.id not in stale]
+        whole.extend(await self._read_runs(stale))
+        results = await self._plan_whole(whole, now)
+        results.extend(
+            _RunPlanResult(p.run, p.moves, p.retries, RunVerdict.RUNNING, p.ids)
+            for p in partial
+            if not p.needs_full_plan
+        )
+        applied_ok = await self._apply(results)
+        for result in results:
+            stable = not result.moves and not result.retries
+            key = self._fingerprints.get(result.run.id)
+            if full and stable and key is not None and result.verdict is RunVerdict.RUNNING:
+                self._stable_runs[result.run.id] = key
+            else:
+                self._stable_runs.pop(result.run.id, None)
+        finished = await self._finalize(results, applied_ok, dirty, full=full)
+        # A run left with nothing unsettled gets its verdict from a plan of all of it.
+        settled = [
+            p.run
+            for p in partial
+            if p.may_be_finished and applied_ok.get(p.run.id, True) and not p.needs_full_plan
+        ]
+        if settled and await self._plan_and_apply(settled, now, dirty, full=False):
+            finished = True
+        return finished
+
+    async def _plan_partially(
+        self, runs: list[ActiveRun], changed: Mapping[UUID, frozenset[str]], now: datetime
+    ) -> list[PartialPlan]:
+        if not runs:
+            return []
+        try:
+            return await plan_partially(self._pool, self.catalog, runs, changed, now)
+        except Exception as exc:  # plan them in full instead
+            SCHEDULER_PASS_ERRORS.labels("plan_partially").inc()
+            log.exception("cannot plan runs from their changes", error=str(exc))
+            return [PartialPlan(run, needs_full_plan=True) for run in runs]
+
+    async def _plan_whole(self, runs: list[ActiveRun], now: datetime) -> list[_RunPlanResult]:
+        """Plan each run from a snapshot of all of its task instances (one read for all)."""
+        if not runs:
+            return []
         by_run: dict[UUID, list[TaskInstanceState]] = {run.id: [] for run in runs}
         for ti in await list_task_instance_states(self._pool, list(by_run)):
             by_run[ti.run_uuid].append(ti)
@@ -446,15 +593,17 @@ class Scheduler:
                 continue
             if result is not None:
                 results.append(result)
-        ids = {run_id: {ti.task_id: ti.id for ti in tis} for run_id, tis in by_run.items()}
-        applied_ok = await self._apply(results, ids)
-        for result in results:
-            stable = not result.moves and not result.retries
-            key = self._fingerprints.get(result.run.id)
-            if full and stable and key is not None and result.verdict is RunVerdict.RUNNING:
-                self._stable_runs[result.run.id] = key
-            else:
-                self._stable_runs.pop(result.run.id, None)
+        return results
+
+    async def _finalize(
+        self,
+        results: list[_RunPlanResult],
+        applied_ok: Mapping[UUID, bool],
+        dirty: dict[UUID, float],
+        *,
+        full: bool,
+    ) -> bool:
+        """Move runs whose plan decided a verdict to success or failed. True if any finished."""
         finished = False
         for result in results:
             if result.verdict is RunVerdict.RUNNING or not applied_ok.get(result.run.id, True):
@@ -464,6 +613,7 @@ class Scheduler:
             )
             if done is not None:
                 finished = True
+                self._active_runs.pop(result.run.id, None)
                 SCHEDULER_DECISIONS.labels(f"run_{result.verdict.value}").inc()
                 if full and result.run.id not in dirty and not result.moves:
                     ORPHAN_RUNS_REAPED.inc()
@@ -484,32 +634,21 @@ class Scheduler:
             for ti in tis
         }
         plan = plan_run(compiled.graph, views, now)
-        moves: list[Move] = []
-        retries: list[Move] = []
-        for move in plan.moves:
-            if run.is_paused and move.kind in (
-                MoveKind.SCHEDULE,
-                MoveKind.RETRY,
-                MoveKind.COMPLETE_EMPTY,
-            ):
-                continue
-            if move.kind is MoveKind.RETRY:
-                retries.append(move)
-            elif can_transition_task(move.source, move.target):
-                moves.append(move)
+        moves, retries = admissible_moves(run.is_paused, plan.moves)
         verdict = plan.verdict
         if run.is_paused and len(moves) + len(retries) != len(plan.moves):
             verdict = RunVerdict.RUNNING
-        return _RunPlanResult(run, moves, retries, verdict)
+        ids: dict[str, UUID] = {}
+        if moves or retries:
+            ids = {ti.task_id: ti.id for ti in tis}
+        return _RunPlanResult(run, moves, retries, verdict, ids)
 
-    async def _apply(
-        self, results: list[_RunPlanResult], ids: dict[UUID, dict[str, UUID]]
-    ) -> dict[UUID, bool]:
+    async def _apply(self, results: list[_RunPlanResult]) -> dict[UUID, bool]:
         """Apply all planned moves in one batch (retries one by one); per run: all applied?"""
         planned: list[tuple[UUID, PlannedMove, Move]] = []
         for result in results:
             for move in result.moves:
-                ti_id = ids[result.run.id][move.task_id]
+                ti_id = result.ids[move.task_id]
                 planned.append(
                     (
                         result.run.id,
@@ -523,16 +662,19 @@ class Scheduler:
             if planned_move.ti_id in applied:
                 SCHEDULER_DECISIONS.labels(move.kind.value).inc()
                 TASK_STATE_TRANSITIONS.labels(move.source.value, move.target.value).inc()
+                if move.target is TaskState.SCHEDULED:
+                    self._dispatcher.note_scheduled()
             else:
                 ok[run_id] = False
                 self.wakeup.mark_run(run_id)
         for result in results:
             for move in result.retries:
-                ti_id = ids[result.run.id][move.task_id]
+                ti_id = result.ids[move.task_id]
                 res = await start_next_try(
                     self._pool, ti_id, move.try_number, to_state=TaskState.SCHEDULED
                 )
                 if res.applied:
+                    self._dispatcher.note_scheduled()
                     SCHEDULER_DECISIONS.labels(MoveKind.RETRY.value).inc()
                     TASK_STATE_TRANSITIONS.labels(move.source.value, move.target.value).inc()
                 else:
@@ -540,91 +682,6 @@ class Scheduler:
         return ok
 
     # --- dispatch ---------------------------------------------------------------------------
-
-    async def _dispatch_scheduled(self) -> None:
-        free = self._dispatch.free_slots()
-        candidates = await list_dispatch_candidates(self._pool, max(free, 1) * 2)
-        if not candidates:
-            return
-        if free == 0:
-            DISPATCH_AT_CAPACITY.inc()
-            return
-        chosen = await self._within_task_limits(candidates, free)
-        decided_ns = time.time_ns()
-        claimed = await claim_for_dispatch(
-            self._pool, [(c.id, c.try_number) for c in chosen], self.scheduler_id
-        )
-        for cand in chosen:
-            if cand.id not in claimed:
-                continue
-            compiled = await self.catalog.get(cand.dag_version_id)
-            task_type = compiled.tasks[cand.task_id].type.value
-            # The try's trace starts here: the decision is the first span under its root.
-            with tracer.start_as_current_span(
-                "scheduler.decision",
-                context=try_context(cand.id, cand.try_number),
-                start_time=decided_ns,
-                attributes={
-                    "leoflow.decision": "dispatch",
-                    "leoflow.dag_id": cand.dag_id,
-                    "leoflow.task_id": cand.task_id,
-                    "leoflow.run_id": cand.run_id,
-                    "leoflow.try_number": cand.try_number,
-                    "leoflow.task_type": task_type,
-                    "leoflow.scheduler_id": self.scheduler_id,
-                },
-            ):
-                launch = TaskLaunch(
-                    ti_id=cand.id,
-                    run_uuid=cand.run_uuid,
-                    dag_id=cand.dag_id,
-                    run_id=cand.run_id,
-                    task_id=cand.task_id,
-                    map_index=cand.map_index,
-                    try_number=cand.try_number,
-                    task_type=task_type,
-                    dag_version_id=cand.dag_version_id,
-                    logical_date=cand.logical_date,
-                    task_spec=compiled.task_payload(cand.task_id),
-                    traceparent=traceparent(cand.id, cand.try_number),
-                )
-                TASK_STATE_TRANSITIONS.labels("scheduled", "queued").inc()
-                SCHEDULER_DECISIONS.labels("dispatch").inc()
-                reported = self.reporter.last_terminal_report.pop(cand.run_uuid, None)
-                if reported is not None:
-                    SCHEDULING_LATENCY.observe(time.perf_counter() - reported)
-                log.info(
-                    "task queued",
-                    dag_id=cand.dag_id,
-                    run_id=cand.run_id,
-                    task_id=cand.task_id,
-                    try_number=cand.try_number,
-                )
-                offered = self._dispatch.offer(launch)
-            if not offered:  # cannot happen: we claimed <= free slots
-                await self._on_dispatch_error(launch, RuntimeError("dispatch queue full"))
-
-    async def _within_task_limits(
-        self, candidates: list[DispatchCandidate], free: int
-    ) -> list[DispatchCandidate]:
-        """Keep ``max_active_tasks`` per DAG; the rest stay scheduled for a later pass."""
-        limits = {
-            cand.dag_version_id: (await self.catalog.get(cand.dag_version_id)).spec.max_active_tasks
-            for cand in candidates
-        }
-        limited = list({c.dag_uuid for c in candidates if limits[c.dag_version_id] is not None})
-        # Counting costs a round trip on the path of every dispatch: only for DAGs with a limit.
-        active = await count_active_task_instances(self._pool, limited) if limited else {}
-        chosen: list[DispatchCandidate] = []
-        for cand in candidates:
-            if len(chosen) >= free:
-                break
-            limit = limits[cand.dag_version_id]
-            if limit is not None and active.get(cand.dag_uuid, 0) >= limit:
-                continue
-            active[cand.dag_uuid] = active.get(cand.dag_uuid, 0) + 1
-            chosen.append(cand)
-        return chosen
 
     async def _on_dispatch_error(self, launch: TaskLaunch, exc: BaseException) -> None:
         """The executor refused or failed to start the try: fail it (it may retry)."""
@@ -724,6 +781,7 @@ class Scheduler:
                 self._pool, ti_id, TaskState.SCHEDULED, try_number=try_number
             )
             if result.applied:
+                self._dispatcher.note_scheduled()
                 DISPATCH_LOST.labels("redispatched").inc()
                 log.warning(
                     "dispatch_lost: try re-dispatched", task_id=task_id, try_number=try_number

@@ -2,7 +2,8 @@
 
 The agent service (for real agents) and the in-process executors call ``TaskReporter.report``.
 Each report is a guarded transition; a failed try becomes ``up_for_retry`` (with its due time)
-while tries remain, else ``failed``. Whatever applies wakes the scheduler for that run.
+while tries remain, else ``failed``. Whatever applies wakes the scheduler for that run, naming
+the task that changed.
 Duplicate terminal reports (an agent retrying its final report after a control-plane restart)
 are acknowledged as already applied, never as errors.
 """
@@ -91,6 +92,7 @@ def observe_transition(ref: TryRef, source: TaskState, result: TransitionResult)
 
 
 RunWaker = Callable[[UUID], None]
+TaskWaker = Callable[[UUID, str], None]
 
 
 def _now() -> datetime:
@@ -106,10 +108,15 @@ class TaskReporter:
         catalog: DagCatalog,
         wake_run: RunWaker,
         clock: Callable[[], datetime] = _now,
+        *,
+        wake_task: TaskWaker | None = None,
     ) -> None:
         self._db = db
         self._catalog = catalog
         self._wake_run = wake_run
+        self._wake_task = wake_task
+        """When given, called instead of ``wake_run`` with the task that changed (the
+        scheduler then plans from that task rather than reading the whole run)."""
         self._clock = clock
         self.last_terminal_report: dict[UUID, float] = {}
         """Run id → ``perf_counter`` of its latest terminal report (scheduling latency)."""
@@ -169,5 +176,8 @@ class TaskReporter:
             observe_transition(ref, identity.state, result)
             if target is not TaskState.RUNNING:
                 self.last_terminal_report[identity.run_uuid] = time.perf_counter()
-                self._wake_run(identity.run_uuid)
+                if self._wake_task is not None:
+                    self._wake_task(identity.run_uuid, identity.task_id)
+                else:
+                    self._wake_run(identity.run_uuid)
         return result

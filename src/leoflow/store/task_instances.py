@@ -12,6 +12,7 @@ caller why (:class:`~leoflow.states.TransitionRefusal`). Earlier tries are archi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -281,24 +282,36 @@ def _automatic_fields(target: TaskState) -> dict[str, sql.Composable]:
     return {}
 
 
-def _transition_query(target: TaskState, fields: Mapping[str, Any]) -> sql.Composed:
+def _transition_query(target: TaskState, fields: Mapping[str, Any]) -> bytes:
     unknown = set(fields) - SETTABLE_FIELDS
     if unknown:
         raise ValueError(
             f"cannot set {sorted(unknown)} in a transition; settable: {sorted(SETTABLE_FIELDS)}"
         )
+    return _rendered_transition(target, tuple(fields))
+
+
+@functools.lru_cache(maxsize=512)
+def _rendered_transition(target: TaskState, fields: tuple[str, ...]) -> bytes:
+    """The statement of a transition, composed once per target and field set: every report
+    of every try runs one of a handful of these, and composing costs more than sending it."""
     sets: dict[str, sql.Composable] = {"state": sql.Placeholder("to")}
     sets.update(_automatic_fields(target))
     sets.update({name: sql.Placeholder(f"f_{name}") for name in fields})
-    return sql.SQL(
-        "UPDATE task_instances SET {sets} "
-        "WHERE id = %(id)s AND try_number = %(try)s AND state = ANY(%(sources)s::text[]) "
-        "RETURNING {columns}"
-    ).format(
-        sets=sql.SQL(", ").join(
-            sql.SQL("{} = {}").format(sql.Identifier(name), value) for name, value in sets.items()
-        ),
-        columns=_columns(),
+    return (
+        sql.SQL(
+            "UPDATE task_instances SET {sets} "
+            "WHERE id = %(id)s AND try_number = %(try)s AND state = ANY(%(sources)s::text[]) "
+            "RETURNING {columns}"
+        )
+        .format(
+            sets=sql.SQL(", ").join(
+                sql.SQL("{} = {}").format(sql.Identifier(name), value)
+                for name, value in sets.items()
+            ),
+            columns=_columns(),
+        )
+        .as_bytes(None)
     )
 
 
@@ -392,7 +405,8 @@ async def transition_task_instance(
         return await _compare_and_set(conn, ti_id, target, attempt, diagnose)
 
 
-def _next_try_query() -> sql.Composed:
+@functools.lru_cache(maxsize=1)
+def _next_try_query() -> bytes:
     try_columns = sql.SQL(", ").join(map(sql.Identifier, TRY_COLUMNS))
     resets = sql.SQL(", ").join(
         [
@@ -400,8 +414,9 @@ def _next_try_query() -> sql.Composed:
             sql.SQL("dispatch_attempts = 0"),
         ]
     )
-    return sql.SQL(
-        """
+    return (
+        sql.SQL(
+            """
         WITH current_try AS (
             SELECT * FROM task_instances
             WHERE id = %(id)s AND try_number = %(try)s AND state = ANY(%(sources)s::text[])
@@ -418,7 +433,10 @@ def _next_try_query() -> sql.Composed:
         WHERE t.id = archived.task_instance_id AND t.try_number = %(try)s
         RETURNING {columns}
         """
-    ).format(try_columns=try_columns, resets=resets, columns=_columns("t."))
+        )
+        .format(try_columns=try_columns, resets=resets, columns=_columns("t."))
+        .as_bytes(None)
+    )
 
 
 async def start_next_try(

@@ -153,7 +153,13 @@ def get_tracer(name: str) -> trace.Tracer:
 
 def grpc_server_interceptors() -> list[Any]:
     """OpenTelemetry's gRPC server interceptor: a server span per AgentService call, child of
-    the ``traceparent`` the agent sent (so agent calls land in their try's trace)."""
+    the ``traceparent`` the agent sent (so agent calls land in their try's trace).
+
+    None when no traces are exported (no OTLP endpoint configured before the server starts):
+    a span per call would then be made and dropped, at a cost comparable to a small call's own.
+    """
+    if _state is None or not _state.endpoints:
+        return []
     from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
     provider = _state.provider if _state is not None else None

@@ -19,19 +19,53 @@ Leoflow implements for exactly this version. Changing it is a deliberate port.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import json
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
-import zipfile
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+
+from leoflow.web.pinned import (
+    COMPRESS_MIN_BYTES,
+    COMPRESSIBLE_SUFFIXES,
+    MANIFEST,
+    AssetError,
+    PinnedArtifact,
+    ProgressCallback,
+    compressible,
+    extract_archive,
+    install_pinned,
+    is_provisioned,
+    precompress,
+    read_manifest,
+    sha256_of,
+)
+
+__all__ = [  # the shared names are re-exported: callers know them from here
+    "AIRFLOW_UI_VERSION",
+    "ARTIFACT",
+    "COMPRESSIBLE_SUFFIXES",
+    "COMPRESS_MIN_BYTES",
+    "LICENSE_FILES",
+    "LOGIN_PREFIX",
+    "MANIFEST",
+    "PACKAGE_SPEC",
+    "REQUIRED_FILES",
+    "UI_PREFIX",
+    "WHEEL_NAME",
+    "WHEEL_SHA256",
+    "AssetError",
+    "ProgressCallback",
+    "UiAssets",
+    "compressible",
+    "default_assets_dir",
+    "download_wheel",
+    "extract",
+    "find_assets",
+    "precompress",
+    "provision",
+    "provisioning_hint",
+    "read_manifest",
+    "sha256_of",
+    "verify_wheel",
+]
 
 AIRFLOW_UI_VERSION = "3.3.2"
 """The Airflow release whose web app Leoflow serves (and whose ``/ui`` API it implements)."""
@@ -47,15 +81,18 @@ LOGIN_PREFIX = "airflow/api_fastapi/auth/managers/simple/ui/dist/"
 _LICENSE_DIR = f"apache_airflow_core-{AIRFLOW_UI_VERSION}.dist-info/licenses/"
 LICENSE_FILES = ("LICENSE", "NOTICE")
 
-MANIFEST = "manifest.json"
-COMPRESSIBLE_SUFFIXES = frozenset(
-    {".js", ".mjs", ".css", ".json", ".html", ".svg", ".wasm", ".ttf", ".map", ".txt"}
-)
-COMPRESS_MIN_BYTES = 1024
 _MAX_MEMBER_BYTES = 64 * 1024 * 1024
+REQUIRED_FILES = ("ui/index.html", "auth/index.html")
 
-ProgressCallback = Callable[[str, int, int], None]
-"""``(step description, done, total)``; ``total`` 0 means unknown."""
+ARTIFACT = PinnedArtifact(
+    package="apache-airflow-core",
+    version=AIRFLOW_UI_VERSION,
+    registry="pypi",
+    sha256=WHEEL_SHA256,
+    wheel_name=WHEEL_NAME,
+    local_option="--wheel",
+)
+"""The wheel the UI files come from, as ``leoflow setup`` fetches and checks it."""
 
 _ABOUT = f"""These files are the compiled web UI of Apache Airflow {AIRFLOW_UI_VERSION}, unmodified,
 extracted from the apache-airflow-core wheel published on PyPI (sha256 {WHEEL_SHA256}).
@@ -67,10 +104,6 @@ project, compatible with Apache Airflow and not endorsed by the Apache Software 
 
 The *.gz files beside the originals are gzip copies made by Leoflow for serving.
 """
-
-
-class AssetError(RuntimeError):
-    """The UI files cannot be provisioned; the message names the problem and the fix."""
 
 
 @dataclass(frozen=True)
@@ -105,153 +138,47 @@ def provisioning_hint(dest: Path | None = None) -> str:
     )
 
 
-def read_manifest(dest: Path) -> dict[str, Any] | None:
-    """The ``manifest.json`` of a provisioned folder, or ``None`` when absent or unreadable."""
-    try:
-        data = json.loads((dest / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def find_assets(dest: Path) -> UiAssets | None:
     """The provisioned files at ``dest``, or ``None`` when they are missing or incomplete."""
-    manifest = read_manifest(dest)
-    if manifest is None or manifest.get("version") != AIRFLOW_UI_VERSION:
-        return None
-    if not (dest / "ui" / "index.html").is_file() or not (dest / "auth" / "index.html").is_file():
+    if not is_provisioned(dest, AIRFLOW_UI_VERSION, REQUIRED_FILES):
         return None
     return UiAssets(root=dest, version=AIRFLOW_UI_VERSION)
 
 
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def download_wheel(target_dir: Path) -> Path:
     """``pip download`` the pinned wheel (no dependencies, binary only) into ``target_dir``."""
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--only-binary",
-        ":all:",
-        "--disable-pip-version-check",
-        "--quiet",
-        "--dest",
-        str(target_dir),
-        PACKAGE_SPEC,
-    ]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
-    except FileNotFoundError as exc:  # pragma: no cover - sys.executable always exists
-        raise AssetError(f"cannot run pip ({exc}); install pip for {sys.executable}") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise AssetError(
-            f"downloading {PACKAGE_SPEC} took longer than 10 minutes; check the network or "
-            "your pip index (PIP_INDEX_URL), or pass a wheel you downloaded: "
-            "`leoflow setup --wheel PATH`"
-        ) from exc
-    if done.returncode != 0:
-        detail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-5:])
-        if "No module named pip" in detail:
-            raise AssetError(
-                f"pip is not available for {sys.executable}; install it, or download "
-                f"{WHEEL_NAME} elsewhere and run `leoflow setup --wheel PATH`"
-            )
-        raise AssetError(
-            f"`pip download {PACKAGE_SPEC}` failed:\n{detail}\n"
-            "Check the network or your pip index (PIP_INDEX_URL), or download "
-            f"{WHEEL_NAME} elsewhere and run `leoflow setup --wheel PATH`."
-        )
-    wheel = target_dir / WHEEL_NAME
-    if not wheel.is_file():
-        found = ", ".join(sorted(p.name for p in target_dir.iterdir())) or "nothing"
-        raise AssetError(f"pip download produced {found}, not {WHEEL_NAME}")
-    return wheel
+    return ARTIFACT.fetch(target_dir)
 
 
 def verify_wheel(wheel: Path) -> None:
     """Refuse a wheel whose checksum differs from the pinned one."""
-    actual = sha256_of(wheel)
-    if actual != WHEEL_SHA256:
-        raise AssetError(
-            f"{wheel.name} has sha256 {actual}, expected {WHEEL_SHA256}: the file is not the "
-            f"published apache-airflow-core {AIRFLOW_UI_VERSION}; refusing to use it. Delete it "
-            "and run `leoflow setup` again (check any package mirror you use)."
-        )
+    ARTIFACT.verify(wheel)
 
 
-def _members(archive: zipfile.ZipFile) -> Iterator[tuple[zipfile.ZipInfo, PurePosixPath]]:
-    """``(member, destination relative path)`` for every file the UI needs."""
-    for info in archive.infolist():
-        if info.is_dir():
-            continue
-        name = info.filename
-        if name.startswith(UI_PREFIX):
-            relative = PurePosixPath("ui", name[len(UI_PREFIX) :])
-        elif name.startswith(LOGIN_PREFIX):
-            relative = PurePosixPath("auth", name[len(LOGIN_PREFIX) :])
-        elif name.startswith(_LICENSE_DIR) and name[len(_LICENSE_DIR) :] in LICENSE_FILES:
-            relative = PurePosixPath(name[len(_LICENSE_DIR) :])
-        else:
-            continue
-        if relative.is_absolute() or ".." in relative.parts or info.file_size > _MAX_MEMBER_BYTES:
-            raise AssetError(f"unexpected member {name!r} in {WHEEL_NAME}; refusing it")
-        yield info, relative
+def _route(name: str) -> PurePosixPath | None:
+    """Where a member of the wheel goes: the two UI folders and the license files only."""
+    if name.startswith(UI_PREFIX):
+        return PurePosixPath("ui", name[len(UI_PREFIX) :])
+    if name.startswith(LOGIN_PREFIX):
+        return PurePosixPath("auth", name[len(LOGIN_PREFIX) :])
+    if name.startswith(_LICENSE_DIR) and name[len(_LICENSE_DIR) :] in LICENSE_FILES:
+        return PurePosixPath(name[len(_LICENSE_DIR) :])
+    return None
 
 
 def extract(wheel: Path, dest: Path, progress: ProgressCallback | None = None) -> int:
     """Extract the UI folders and the license files of ``wheel`` into ``dest``; returns the
     number of files written."""
-    with zipfile.ZipFile(wheel) as archive:
-        members = list(_members(archive))
-        roots = {relative.parts[0] for _, relative in members}
-        missing = {"ui", "auth", *LICENSE_FILES} - roots
-        if missing:
-            raise AssetError(f"{wheel.name} lacks {', '.join(sorted(missing))}; not a UI wheel")
-        for done, (info, relative) in enumerate(members, start=1):
-            target = dest.joinpath(*relative.parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(info) as source, target.open("wb") as sink:
-                shutil.copyfileobj(source, sink)
-            if progress:
-                progress("Extracting UI files", done, len(members))
-    return len(members)
-
-
-def compressible(path: Path) -> bool:
-    """Whether ``path`` is worth a ``.gz`` sibling (text-like and not tiny)."""
-    return (
-        path.suffix.lower() in COMPRESSIBLE_SUFFIXES and path.stat().st_size >= COMPRESS_MIN_BYTES
+    return extract_archive(
+        wheel,
+        dest,
+        _route,
+        required=("auth", "ui", *LICENSE_FILES),
+        not_what="not a UI wheel",
+        max_member_bytes=_MAX_MEMBER_BYTES,
+        progress=progress,
+        step="Extracting UI files",
     )
-
-
-def precompress(root: Path, progress: ProgressCallback | None = None) -> int:
-    """Write a ``.gz`` sibling for every compressible file under ``root`` that lacks an
-    up-to-date one; returns how many were written. Idempotent."""
-    candidates = sorted(
-        p for p in root.rglob("*") if p.is_file() and p.suffix != ".gz" and compressible(p)
-    )
-    written = 0
-    for done, path in enumerate(candidates, start=1):
-        packed = path.with_name(path.name + ".gz")
-        if not packed.exists() or packed.stat().st_mtime < path.stat().st_mtime:
-            data = gzip.compress(path.read_bytes(), compresslevel=9, mtime=0)
-            tmp = packed.with_name(packed.name + ".tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, packed)
-            written += 1
-        if progress:
-            progress("Compressing UI files", done, len(candidates))
-    return written
 
 
 def provision(
@@ -272,32 +199,7 @@ def provision(
     if existing is not None and not force:
         precompress(existing.root)
         return existing
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".provision-", dir=dest.parent) as scratch:
-        work = Path(scratch)
-        if wheel is None:
-            if progress:
-                progress(f"Downloading {PACKAGE_SPEC}", 0, 0)
-            wheel = download_wheel(work / "download")
-        elif not wheel.is_file():
-            raise AssetError(f"no wheel at {wheel}; pass the path of {WHEEL_NAME}")
-        if progress:
-            progress("Verifying checksum", 0, 0)
-        verify_wheel(wheel)
-        staged = work / "assets"
-        count = extract(wheel, staged, progress)
-        (staged / "README.txt").write_text(_ABOUT, encoding="utf-8")
-        precompress(staged, progress)
-        manifest = {
-            "version": AIRFLOW_UI_VERSION,
-            "source": PACKAGE_SPEC,
-            "wheel_sha256": WHEEL_SHA256,
-            "files": count,
-        }
-        (staged / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(staged, dest)
+    install_pinned(dest, ARTIFACT, extract, about=_ABOUT, local=wheel, progress=progress)
     assets = find_assets(dest)
     if assets is None:  # pragma: no cover - the folder was just completed
         raise AssetError(f"provisioned {dest} but it does not look complete")

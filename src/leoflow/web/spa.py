@@ -52,6 +52,7 @@ API_PREFIXES = (
     "static/",
     "assets/",
     "ide/",
+    "docs/",
     f"{branding.BRAND_PATH}/",
 )
 """First path segments that never fall back to the web app (an unknown API URL is a JSON

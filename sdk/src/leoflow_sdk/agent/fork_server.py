@@ -16,7 +16,9 @@ Why a forked agent is as clean as a spawned one:
   the agent's environment (its token among it). The child reads that pipe after the fork, so no
   try's token ever exists in the server's memory, nor in any later child.
 * **The runtime is forked before the agent reads its environment**, so user code never shares
-  memory with the token either (``gc.get_objects()`` in a task finds no agent settings).
+  memory with the token either (``gc.get_objects()`` in a task finds no agent settings). A
+  runtime handed over from a runtime template was forked by the template, which never holds
+  anything of a try, and the agent never holds the DAG's code.
 * **Nothing that does not survive a fork exists at fork time.** The server is single-threaded
   (checked before every fork) and never creates a gRPC channel or an event loop: the agent
   creates its channel after the fork, so gRPC's fork support (``GRPC_ENABLE_FORK_SUPPORT``) is
@@ -36,7 +38,10 @@ datagram):
 * server → executor, once warm: ``{"ready": true, "pid": …}`` (or ``{"ready": false, "error"}``);
 * executor → server: ``{"spawn": id, "cwd": path}`` with descriptors ``[environment pipe (read
   end), output pipe (write end)]``; the executor then writes ``{"env": {...}}`` to the
-  environment pipe and closes it;
+  environment pipe and closes it. A request may add ``"runtime": {"pid", "notice_fd"}`` and
+  five more descriptors (``[stdin (write end), stdout, stderr, notices, status (read ends)]``):
+  a runtime on standby forked by the try's DAG's runtime template
+  (``leoflow_sdk.agent.runtime_template``), which the agent then uses instead of forking one;
 * server → executor: ``{"spawned": id, "pid": pid}`` with the child's pidfd, or ``{"spawned": id,
   "error": …}``;
 * server → executor, when a child exits: ``{"exited": pid, "code": exit code}``
@@ -155,6 +160,30 @@ def _thread_count() -> int:
         return threading.active_count()
 
 
+@dataclass(frozen=True)
+class TemplateRuntime:
+    """A runtime on standby forked by a runtime template for this try (not this agent's child:
+    its exit status arrives on ``status``)."""
+
+    pid: int
+    notice_fd: int
+    stdin: int
+    stdout: int
+    stderr: int
+    notices: int
+    status: int
+
+    @classmethod
+    def from_request(cls, described: Any, fds: list[int]) -> TemplateRuntime | None:
+        """The runtime a spawn request hands over, ``None`` when it is malformed."""
+        if not isinstance(described, dict) or len(fds) != 5:
+            return None
+        pid, notice_fd = described.get("pid"), described.get("notice_fd")
+        if not isinstance(pid, int) or not isinstance(notice_fd, int):
+            return None
+        return cls(pid, notice_fd, *fds)
+
+
 @dataclass
 class AgentChild:
     """What a forked child runs: one try's agent (and, forked from it, the runtime)."""
@@ -163,6 +192,7 @@ class AgentChild:
     env_fd: int
     out_fd: int
     interpreter: dict[str, str]
+    runtime: TemplateRuntime | None = None
 
     def run(self) -> int:
         """Become the agent; the exit code of this process."""
@@ -179,9 +209,22 @@ class AgentChild:
         except OSError as exc:
             print(f"leoflow agent: cannot enter {self.cwd}: {exc.strerror}", file=sys.stderr)
             return 2
-        from leoflow_sdk.agent.spawn import fork_standby
+        from leoflow_sdk.agent.spawn import SpawnedProcess, fork_standby
 
-        standby = fork_standby()
+        if self.runtime is not None:
+            given = self.runtime
+            standby: SpawnedProcess | None = SpawnedProcess(
+                given.pid,
+                given.stdin,
+                given.stdout,
+                given.stderr,
+                given.notices,
+                given.notice_fd,
+                cwd=os.getcwd(),
+                status=given.status,
+            )
+        else:
+            standby = fork_standby()
         if standby is None:  # this process is the runtime (every other descriptor is closed)
             return _run_runtime(agent_pid)
         environ = self._read_environment()
@@ -211,6 +254,12 @@ class AgentChild:
         if not isinstance(env, dict):
             return None
         return {str(k): str(v) for k, v in env.items()}
+
+
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def _run_runtime(agent_pid: int) -> int:
@@ -245,7 +294,7 @@ class ForkServer:
                     if key.fileobj is not self.control:
                         self._reap(key.fd)
                         continue
-                    data, fds, _, _ = socket.recv_fds(self.control, MAX_MESSAGE_BYTES, 2)
+                    data, fds, _, _ = socket.recv_fds(self.control, MAX_MESSAGE_BYTES, 7)
                     if not data:
                         return None
                     child = self._spawn(decode(data), fds)
@@ -263,29 +312,29 @@ class ForkServer:
     def _spawn(self, request: dict[str, Any], fds: list[int]) -> AgentChild | None:
         spawn_id = request.get("spawn")
         cwd = request.get("cwd")
+        runtime = None
+        if "runtime" in request:
+            runtime = TemplateRuntime.from_request(request["runtime"], fds[2:])
         problem = None
-        if len(fds) != 2 or not isinstance(cwd, str):
-            problem = "a spawn request needs a cwd and two descriptors"
+        if len(fds) != (2 if runtime is None else 7) or not isinstance(cwd, str):
+            problem = "a spawn request needs a cwd and two descriptors (seven with a runtime)"
         elif (threads := _thread_count()) != 1:
             problem = f"the fork server has {threads} threads; forking it is not safe"
         if problem is not None:
-            for fd in fds:
-                os.close(fd)
+            _close_all(fds)
             self.send({"spawned": spawn_id, "error": problem})
             return None
-        env_fd, out_fd = fds
+        env_fd, out_fd = fds[:2]
         try:
             pid = os.fork()
         except OSError as exc:
-            os.close(env_fd)
-            os.close(out_fd)
+            _close_all(fds)
             self.send({"spawned": spawn_id, "error": f"fork failed: {exc.strerror}"})
             return None
         if pid == 0:
             assert isinstance(cwd, str)
-            return AgentChild(cwd, env_fd, out_fd, self.interpreter)
-        os.close(env_fd)
-        os.close(out_fd)
+            return AgentChild(cwd, env_fd, out_fd, self.interpreter, runtime)
+        _close_all(fds)
         pidfd = os.pidfd_open(pid)
         self._children[pidfd] = pid
         self._selector.register(pidfd, selectors.EVENT_READ)

@@ -8,6 +8,7 @@ other inherited ``LEOFLOW_*`` one) from the environment of the process it starts
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Mapping
@@ -68,6 +69,11 @@ it first thing, so the runtime boots while the agent imports gRPC and prepares t
 PYTHON: Final = "LEOFLOW_AGENT_PYTHON"
 """Interpreter that runs the runtime (default: the agent's own, i.e. the DAG's environment)."""
 
+RUNTIME_TEMPLATE: Final = "LEOFLOW_AGENT_RUNTIME_TEMPLATE"
+"""Set by an executor that hands the agent a runtime forked by the DAG's runtime template
+(``runtime_template``): JSON ``{"module", "source_sha256", "env_reads"}`` describing what the
+template imported, so the agent can check that it fits the try before using it."""
+
 TRACEPARENT: Final = "LEOFLOW_AGENT_TRACEPARENT"
 """W3C trace context of the try (``00-<trace id>-<root span id>-01``, set by the executor): the
 agent's phase spans and every call it makes join the try's trace. Unset: nothing is traced."""
@@ -122,6 +128,16 @@ class ExpectedIdentity:
 
 
 @dataclass(frozen=True)
+class TemplateDescription:
+    """What a runtime template imported (``LEOFLOW_AGENT_RUNTIME_TEMPLATE``)."""
+
+    module: str
+    source_sha256: str
+    env_reads: dict[str, str | None]
+    """Variables the DAG file's import read, with the values it saw (``None``: unset)."""
+
+
+@dataclass(frozen=True)
 class AgentSettings:
     """Everything the agent reads from its environment."""
 
@@ -145,6 +161,7 @@ class AgentSettings:
     expected: ExpectedIdentity
     traceparent: str | None = None
     log_format: str = "json"
+    runtime_template: TemplateDescription | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AgentSettings:
@@ -187,7 +204,25 @@ class AgentSettings:
             ),
             traceparent=env.get(TRACEPARENT) or None,
             log_format=_log_format(env),
+            runtime_template=_template(env),
         )
+
+
+def _template(env: Mapping[str, str]) -> TemplateDescription | None:
+    raw = env.get(RUNTIME_TEMPLATE)
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+        reads = data["env_reads"]
+        description = TemplateDescription(
+            module=str(data["module"]),
+            source_sha256=str(data["source_sha256"]),
+            env_reads={str(k): None if v is None else str(v) for k, v in reads.items()},
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise SettingsError(f"{RUNTIME_TEMPLATE} is not a template description: {exc}") from None
+    return description
 
 
 def _token(env: Mapping[str, str]) -> str:

@@ -48,6 +48,10 @@ class SpawnedProcess:
     """The notice pipe's descriptor number in the child (``LEOFLOW_NOTICE_FD``)."""
     cwd: str | None = None
     """The working directory it was started in, when that is worth checking (a fork)."""
+    status: int | None = None
+    """Read end of a pipe on which the process's exit status arrives, for a runtime that is
+    not this process's child (forked by a runtime template): ``{"code": n}``, or nothing when
+    its template is gone."""
 
 
 def spawn(argv: Sequence[str], env: Mapping[str, str], *, standby: bool = False) -> SpawnedProcess:

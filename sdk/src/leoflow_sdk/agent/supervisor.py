@@ -38,13 +38,22 @@ from leoflow_sdk.agent.heartbeat import Heartbeats
 from leoflow_sdk.agent.inputs import InputError, fetch_secrets, fetch_xcom_inputs, xcom_sources
 from leoflow_sdk.agent.log_shipper import AGENT, STDERR, STDOUT, LogShipper
 from leoflow_sdk.agent.outcome import FAILED, SKIPPED, SUCCESS, StopRequest, TryResult, decide
+from leoflow_sdk.agent.runtime_template import mismatch
 from leoflow_sdk.agent.settings import AgentSettings, ExpectedIdentity
 from leoflow_sdk.agent.spawn import runtime_argv, spawn
 from leoflow_sdk.agent.task_process import TaskProcess
 from leoflow_sdk.agent.telemetry import AgentLog, AgentTracer, parse_traceparent, set_default_log
-from leoflow_sdk.agent.workdir import WorkDir, runtime_spec, task_entry, task_environment
+from leoflow_sdk.agent.workdir import (
+    WorkDir,
+    runtime_spec,
+    task_entry,
+    task_environment,
+    with_dag_source,
+)
 from leoflow_sdk.protocol import JSON_CONTENT_TYPE, agent_pb2, task_state_to_proto
 from leoflow_sdk.runtime.contract import dump_json
+from leoflow_sdk.runtime.spec_file import RuntimeSpec
+from leoflow_sdk.runtime.spec_file import encode as encode_spec
 
 EXIT_OK = 0
 EXIT_TASK_FAILED = 1
@@ -301,7 +310,7 @@ class Agent:
                 spec_call = asyncio.ensure_future(self._get_spec(self.key))
             spec = await self._unless_stopped(spec_call)
             task = task_entry(spec, self.key.task_id)
-            argv, env = await self._unless_stopped(self._prepare(spec, task, work))
+            argv, env, runtime = await self._unless_stopped(self._prepare(spec, task, work))
         except _Stopped:
             return await self._finish(TryResult(FAILED, error=self._stop_message()))
         except (InputError, ControlPlaneRefused, OSError, ValueError) as exc:
@@ -316,7 +325,7 @@ class Agent:
             "agent.execute_user_code", **{"leoflow.task_type": task.get("type")}
         )
         try:
-            self._process = await self._start_process(argv, env, task)
+            self._process = await self._start_process(argv, env, task, spec, (work, runtime))
         except OSError as exc:
             execute.fail("could not start the task process")
             self.tracer.end(execute)
@@ -378,19 +387,44 @@ class Agent:
             self._standby = None
 
     async def _start_process(
-        self, argv: list[str], env: dict[str, str], task: dict[str, Any]
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        task: dict[str, Any],
+        spec: agent_pb2.TaskSpec,
+        prepared: tuple[WorkDir, RuntimeSpec],
     ) -> TaskProcess:
-        """The runtime started on standby (handed its environment now), or a fresh one.
+        """The runtime started on standby (handed its environment and task spec now), or a
+        fresh one (which reads the task spec file, written for it).
 
         A task whose ``env`` sets ``PYTHON*`` variables gets a fresh interpreter: those act at
-        interpreter start, which a standby process is already past.
+        interpreter start, which a standby process is already past. So does a try that the
+        runtime template's runtime does not fit (another DAG version, an environment variable
+        its import read set differently): rare, since the executor keys templates by version.
         """
         process, self._standby = self._standby, None
         python_env = any(str(name).startswith("PYTHON") for name in task.get("env") or {})
         if process is not None and (python_env or not process.is_alive()):
             process.discard()
             process = None
+        if process is not None and process.from_template:
+            problem = mismatch(
+                self.settings.runtime_template,
+                task_type=str(task.get("type")),
+                task_env=task.get("env"),
+                module=spec.dag_module,
+                source=spec.dag_source,
+                env=env,
+            )
+            if problem is not None:
+                self.agent_line(f"not using the DAG's runtime template ({problem})")
+                process.discard()
+                process = None
+        work, runtime = prepared
+        if process is None or not process.from_template:
+            runtime = with_dag_source(runtime, spec, work)  # a template runtime has its module
         if process is None:
+            work.write_spec(runtime)
             process = TaskProcess(spawn(argv, env))
         # Said before any output is read, so it is the try's first line.
         self.agent_line(
@@ -401,12 +435,12 @@ class Agent:
             self._on_line, stdout_stream=STDOUT, stderr_stream=STDERR, notice_stream=AGENT
         )
         if process.on_standby:
-            await process.launch(env)
+            await process.launch(env, spec_text=encode_spec(runtime))
         return process
 
     async def _prepare(
         self, spec: agent_pb2.TaskSpec, task: dict[str, Any], work: WorkDir
-    ) -> tuple[list[str], dict[str, str]]:
+    ) -> tuple[list[str], dict[str, str], RuntimeSpec]:
         bindings = xcom_sources(spec)
         xcoms, secrets = await asyncio.gather(
             self._fetch_xcoms(bindings, spec.xcom_max_size_bytes),
@@ -420,7 +454,6 @@ class Agent:
             work=work,
             dag_dir=self.settings.dag_dir,
         )
-        work.write_spec(runtime)
         notice = "; ".join(secrets.notices) or None
         if notice:
             self.agent_line(f"variables/connections not delivered: {notice}")
@@ -435,7 +468,7 @@ class Agent:
             secrets_notice=notice,
             dag_dir=self.settings.dag_dir,
         )
-        return runtime_argv(self.settings.python), env
+        return runtime_argv(self.settings.python), env, runtime
 
     async def _fetch_xcoms(self, bindings: Any, max_size_bytes: int) -> Any:
         """The XCom inputs, in the ``agent.fetch_xcom`` span (when there are any)."""

@@ -11,6 +11,9 @@ A process can be started *on standby* before the agent has even imported gRPC: a
 boots and imports the shim while the agent talks to the control plane, then receives its
 environment on stdin when the try starts (``launch``). Processes are started by ``spawn``
 (before the event loop exists, for a standby); exits are watched through a pidfd.
+
+A runtime forked by a runtime template (``runtime_template``) is not the agent's child: its
+exit status arrives on a status pipe from the template instead, and the agent never reaps it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import os
+import select
 import signal
 from collections.abc import Callable, Mapping
 
@@ -27,6 +31,10 @@ from leoflow_sdk.runtime import contract
 
 MAX_LINE_BYTES = 64 * 1024
 _READ_CHUNK = 64 * 1024
+
+STATUS_LOST = 1
+"""The exit code used for a template's runtime whose status was lost with its template (the
+try's outcome file still decides when the runtime wrote one)."""
 
 LineSink = Callable[[int, str], None]
 """Receives ``(stream, line)``; ``stream`` is the log stream enum value."""
@@ -72,6 +80,9 @@ class TaskProcess:
         self._stdin = spawned.stdin
         self._fds = [spawned.stdout, spawned.stderr, spawned.notices]
         self._notice_fd = spawned.notice_fd
+        self._status = spawned.status
+        self.from_template = spawned.status is not None
+        """Forked by a runtime template: not this process's child."""
         self._readers: list[asyncio.Task[None]] = []
         self._exit: asyncio.Future[int] | None = None
         self.returncode: int | None = None
@@ -86,6 +97,9 @@ class TaskProcess:
         """Whether the process has not exited yet (without reaping it)."""
         if self.returncode is not None:
             return False
+        if self.from_template:  # the template writes the status (or closes) once it ended
+            status = self._status
+            return status is not None and not select.select([status], [], [], 0)[0]
         try:
             return os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
         except ChildProcessError:
@@ -101,6 +115,9 @@ class TaskProcess:
             reader = await _pipe_reader(fd)
             self._readers.append(asyncio.create_task(_pump(reader, stream, sink)))
         self._exit = loop.create_future()
+        if self._status is not None:
+            self._watch_status(loop, self._status)
+            return
         try:
             pidfd = os.pidfd_open(self.pid)
         except (AttributeError, OSError):
@@ -115,15 +132,56 @@ class TaskProcess:
 
         loop.add_reader(pidfd, on_exit)
 
+    def _watch_status(self, loop: asyncio.AbstractEventLoop, fd: int) -> None:
+        """Learn the exit status of a template's runtime from its status pipe."""
+        chunks: list[bytes] = []
+
+        def on_readable() -> None:
+            data = os.read(fd, 4096)
+            if data:
+                chunks.append(data)
+                return
+            loop.remove_reader(fd)
+            os.close(fd)
+            self._status = None
+            try:
+                code = json.loads(b"".join(chunks)).get("code")
+            except (ValueError, AttributeError):
+                code = None
+            if isinstance(code, int):
+                self._set_exit(code)
+            else:  # the template is gone: wait for the process itself
+                self._wait_status_lost(loop)
+
+        loop.add_reader(fd, on_readable)
+
+    def _wait_status_lost(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            pidfd = os.pidfd_open(self.pid)
+        except OSError:
+            self._set_exit(STATUS_LOST)
+            return
+
+        def on_exit() -> None:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+            self._set_exit(STATUS_LOST)
+
+        loop.add_reader(pidfd, on_exit)
+
     def _set_exit(self, code: int) -> None:
         self.returncode = code
         if self._exit is not None and not self._exit.done():
             self._exit.set_result(code)
 
-    async def launch(self, env: Mapping[str, str]) -> None:
-        """Hand a standby process its environment: from now on it runs the try."""
+    async def launch(self, env: Mapping[str, str], spec_text: str | None = None) -> None:
+        """Hand a standby process its environment (and the task spec, instead of the spec
+        file): from now on it runs the try."""
         assert self._stdin is not None, "launch() is for processes spawned on standby"
-        message = json.dumps({"env": {**env, contract.NOTICE_FD: str(self._notice_fd)}})
+        launched: dict[str, object] = {"env": {**env, contract.NOTICE_FD: str(self._notice_fd)}}
+        if spec_text is not None:
+            launched["spec"] = spec_text
+        message = json.dumps(launched)
         loop = asyncio.get_running_loop()
         transport, _ = await loop.connect_write_pipe(
             asyncio.Protocol, os.fdopen(self._stdin, "wb", buffering=0)
@@ -139,6 +197,8 @@ class TaskProcess:
 
     def signal_group(self, signum: int) -> None:
         """Send ``signum`` to the whole process group (quietly if it is gone)."""
+        if self.from_template and not self.is_alive():
+            return  # reaped by its template: the pid may belong to someone else by now
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signum)
 
@@ -167,6 +227,10 @@ class TaskProcess:
             for fd in self._fds:
                 with contextlib.suppress(OSError):
                     os.close(fd)
+            if self._status is not None:  # its template reaps it
+                os.close(self._status)
+                self._status = None
+                return
             with contextlib.suppress(ChildProcessError):
                 self.returncode = _exit_code(self.pid)
 

@@ -13,6 +13,7 @@ the task's ``env`` (python tasks; bash renders its own), and the contract of DES
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -100,7 +101,6 @@ class WorkDir:
         self.pushed_dir = os.path.join(path, "pushed_xcom")
         self.inputs_dir = os.path.join(path, "xcom_inputs")
         self.source_dir = os.path.join(path, "dag")
-        os.mkdir(self.pushed_dir)
 
     @classmethod
     def create(cls, root: str | None, key: agent_pb2.TaskInstanceKey) -> WorkDir:
@@ -149,7 +149,11 @@ class WorkDir:
     def pushed_xcoms(self) -> list[tuple[str, str]]:
         """``(key, JSON text)`` of every ``ti.xcom_push``, in call order."""
         pushed: list[tuple[str, str]] = []
-        for name in sorted(os.listdir(self.pushed_dir)):
+        try:
+            names = sorted(os.listdir(self.pushed_dir))  # made by the first push
+        except FileNotFoundError:
+            return pushed
+        for name in names:
             if not name.endswith(".xcom"):
                 continue
             with open(os.path.join(self.pushed_dir, name), encoding="utf-8") as handle:
@@ -197,20 +201,29 @@ def runtime_spec(
     work: WorkDir,
     dag_dir: str,
 ) -> RuntimeSpec:
-    """The task spec file's content; materializes the DAG source when the server sent it."""
+    """The task spec file's content (the DAG source is placed by ``with_dag_source``)."""
     module = spec.dag_module or None
-    source_file = None
     is_python = not spec.dag_file_path or spec.dag_file_path.endswith(".py")
-    if spec.dag_source and module and is_python:
-        source_file = work.materialize_source(spec.dag_source, module)
     return RuntimeSpec(
         task=task,
         run=run_context(spec, key),
         dag_module=module if is_python else None,
-        dag_source_file=source_file,
+        dag_source_file=None,
         dag_dir=dag_dir,
         xcom_inputs=bindings,
     )
+
+
+def with_dag_source(runtime: RuntimeSpec, spec: agent_pb2.TaskSpec, work: WorkDir) -> RuntimeSpec:
+    """``runtime`` with the DAG source the server sent materialized for the try to import.
+
+    Not needed by a runtime forked from a runtime template, which imported it already (a
+    file less to create and delete for each try).
+    """
+    if not (spec.dag_source and runtime.dag_module) or runtime.dag_source_file is not None:
+        return runtime
+    path = work.materialize_source(spec.dag_source, runtime.dag_module)
+    return dataclasses.replace(runtime, dag_source_file=path)
 
 
 def task_environment(

@@ -41,6 +41,8 @@ def import_dag_module(spec: RuntimeSpec) -> ModuleType | None:
         return None
     if name in sys.modules:
         return sys.modules[name]
+    # The compiler checked this DAG file; rebuilding it here skips what only a compile needs.
+    shim("airflow._leoflow.context").rebuilding()
     if spec.dag_source_file is None:
         return importlib.import_module(name)
     found = importlib.util.spec_from_file_location(name, spec.dag_source_file)

@@ -103,21 +103,36 @@ def _run(spec: spec_file.RuntimeSpec) -> Outcome:
     return Outcome(contract.OUTCOME_SUCCESS)
 
 
-def main() -> int:
-    """Run the try the environment describes; see the module docstring for exit codes."""
+def _read_spec(spec_text: str | None) -> spec_file.RuntimeSpec | None:
+    """The try's task spec: ``spec_text`` (handed over on standby) or the spec file."""
     spec_path = os.environ.get(contract.TASK_SPEC_PATH)
-    if not spec_path:
+    if spec_text is None and not spec_path:
         print(
             f"leoflow runtime: {contract.TASK_SPEC_PATH} is not set; the runtime is started by "
             "the agent (python -m leoflow_sdk.agent), not by hand",
             file=sys.stderr,
         )
-        return 2
+        return None
+    where = spec_path if spec_text is None else "handed over by the agent"
     try:
-        with open(spec_path, encoding="utf-8") as handle:
-            spec = spec_file.decode(handle.read())
+        if spec_text is None:
+            assert spec_path is not None
+            with open(spec_path, encoding="utf-8") as handle:
+                spec_text = handle.read()
+        return spec_file.decode(spec_text)
     except (OSError, ValueError, KeyError) as exc:
-        print(f"leoflow runtime: cannot read the task spec {spec_path}: {exc}", file=sys.stderr)
+        print(f"leoflow runtime: cannot read the task spec {where}: {exc}", file=sys.stderr)
+        return None
+
+
+def main(spec_text: str | None = None) -> int:
+    """Run the try the environment describes; see the module docstring for exit codes.
+
+    ``spec_text``: the task spec, when the agent handed it to a runtime on standby instead of
+    writing the spec file.
+    """
+    spec = _read_spec(spec_text)
+    if spec is None:
         return 2
     prepare_sys_path(spec.dag_dir)
     exceptions = shim("airflow.exceptions")

@@ -84,6 +84,8 @@ class TaskSession:
         folder = self.environ.get(contract.PUSHED_XCOM_DIR)
         if not folder:
             raise RuntimeError("ti.xcom_push needs LEOFLOW_PUSHED_XCOM_DIR (set by the agent)")
+        if not self._pushes:
+            os.makedirs(folder, exist_ok=True)  # made on first use: most tries push nothing
         self._pushes += 1
         path = os.path.join(folder, f"{self._pushes:06d}.xcom")
         contract.write_text_atomic(path, contract.dump_json(key) + "\n" + text)

@@ -3,7 +3,8 @@
 The agent starts ``python -m leoflow_sdk.runtime --standby`` as the very first thing it does,
 so the interpreter start and the shim import happen while the agent imports gRPC and talks to
 the control plane, instead of after it. The process then blocks on stdin until the agent sends
-the try's environment (``{"env": {...}}``), installs it as ``os.environ`` and runs the try
+the try's environment and task spec (``{"env": {...}, "spec": "..."}``; without ``spec`` the
+runtime reads the task spec file), installs it as ``os.environ`` and runs the try
 exactly as a freshly started runtime would. End of input without a message means the agent
 did not need it: the process exits.
 
@@ -47,7 +48,8 @@ def main() -> int:
     raw = sys.stdin.buffer.read()
     if not raw:
         return 0
-    environment = json.loads(raw)["env"]
+    launched = json.loads(raw)
+    environment = launched["env"]
     os.environ.clear()
     os.environ.update(environment)
     devnull = os.open(os.devnull, os.O_RDONLY)
@@ -55,4 +57,4 @@ def main() -> int:
     os.close(devnull)
     from leoflow_sdk.runtime.main import main as run_try
 
-    return run_try()
+    return run_try(spec_text=launched.get("spec"))

@@ -59,7 +59,7 @@ class VariableBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    key: str = Field(max_length=250)
+    key: str = Field(min_length=1, max_length=250)
     value: JsonValue
     description: str | None = Field(default=None)
     team_name: str | None = Field(default=None, max_length=50)

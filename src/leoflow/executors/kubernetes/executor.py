@@ -105,6 +105,19 @@ class PodFailure:
     reason: str
 
 
+def pod_agent_address(settings: Settings, override: str | None = None) -> str:
+    """The address task pods dial for the agent service; ``ValueError`` naming the setting
+    when none is configured (``leoflow server`` checks this before it starts)."""
+    address = override or settings.kubernetes.agent_address or settings.agent_advertise_address
+    if not address:
+        raise ValueError(
+            "the kubernetes executor needs the address task pods dial for the agent "
+            "service: set LEOFLOW_KUBERNETES__AGENT_ADDRESS (e.g. leoflow-grpc.leoflow.svc"
+            ":50051) or LEOFLOW_AGENT_ADVERTISE_ADDRESS"
+        )
+    return address
+
+
 class KubernetesExecutor:
     """Runs tries as pods; see the module docstring for the division of labour."""
 
@@ -126,13 +139,7 @@ class KubernetesExecutor:
         should_reconcile: Callable[[], bool] | None = None,
     ) -> None:
         k8s = settings.kubernetes
-        address = agent_address or k8s.agent_address or settings.agent_advertise_address
-        if not address:
-            raise ValueError(
-                "the kubernetes executor needs the address task pods dial for the agent "
-                "service: set LEOFLOW_KUBERNETES__AGENT_ADDRESS (e.g. leoflow-grpc.leoflow.svc"
-                ":50051) or LEOFLOW_AGENT_ADVERTISE_ADDRESS"
-            )
+        address = pod_agent_address(settings, agent_address)
         tls = agent_tls if agent_tls is not None else settings.agent_tls_cert_file is not None
         self.settings = settings
         self.options = PodOptions.from_settings(k8s, agent_address=address, agent_tls=tls)
@@ -219,7 +226,7 @@ class KubernetesExecutor:
         )
         timeout = compiled.execution_timeout(launch.task_id)
         claim = await self._staging_claim(compiled, identity)
-        token = await self._tokens.mint(launch, timeout)
+        token = await self._tokens.mint(launch, timeout, executor=self.name)
         pod = build_pod(
             PodRequest(identity, image, task, timeout, claim, traceparent=launch.traceparent),
             self.options,

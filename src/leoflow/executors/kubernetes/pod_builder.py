@@ -28,6 +28,7 @@ from leoflow.config import KubernetesSettings
 from leoflow.spec.kubernetes import Resources
 from leoflow.spec.quantities import parse_quantity
 from leoflow.spec.task_spec import TaskSpec
+from leoflow.staging.paths import POD_STAGING_DIR
 from leoflow_sdk.agent import settings as agent_env
 
 MAX_NAME = 63
@@ -37,7 +38,7 @@ CONTAINER_NAME = "task"
 TOKEN_KEY = "token"
 TOKEN_DIR = "/var/run/secrets/leoflow/agent"
 TLS_DIR = "/var/run/secrets/leoflow/tls"
-STAGING_DIR = "/staging"
+STAGING_DIR = POD_STAGING_DIR
 TMP_DIR = "/tmp"
 AGENT_COMMAND = ("python", "-m", "leoflow_sdk.agent")
 """Explicit, so a DAG image built on another base than the runtime image still starts the

@@ -8,6 +8,7 @@ A task attaches itself to the DAG and TaskGroup open where it is created (or ``d
 from __future__ import annotations
 
 import itertools
+import weakref
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import context
@@ -24,6 +25,11 @@ MAPPING_FIX = "create one task per item in a Python loop over a literal list"
 XCOM_RETURN_KEY = "return_value"
 _RUNTIME_HOOKS = ("execute", "pre_execute", "post_execute", "on_kill")
 _SHIM_PACKAGE = __name__.rsplit("._leoflow", 1)[0]
+
+
+_ACCEPTED_CLASSES: weakref.WeakSet[type] = weakref.WeakSet()
+"""Operator classes already checked by ``_refuse_custom_subclass`` and found supported: the
+verdict depends on the class alone, so each class is walked once, not once per task."""
 
 
 def _is_shim_module(module: str) -> bool:
@@ -47,7 +53,7 @@ class BaseOperator(DependencyMixin):
         default_args: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        self.location = user_location()
+        self.location = user_location() if context.checking else context.RUNTIME_LOCATION
         self._refuse_custom_subclass()
         owner_dag = dag or (task_group.dag if task_group is not None else context.current_dag())
         if owner_dag is None:
@@ -76,6 +82,8 @@ class BaseOperator(DependencyMixin):
 
     def _refuse_custom_subclass(self) -> None:
         cls = type(self)
+        if cls in _ACCEPTED_CLASSES:
+            return
         if not self.leoflow_type:
             raise NotSupportedError(f"custom operator {cls.__name__} (subclass of BaseOperator)")
         for hook in _RUNTIME_HOOKS:
@@ -84,6 +92,7 @@ class BaseOperator(DependencyMixin):
                 raise NotSupportedError(
                     f"custom operator {cls.__name__} overriding {hook}() of {defined.__name__}"
                 )
+        _ACCEPTED_CLASSES.add(cls)
 
     def _effective_args(
         self, kwargs: dict[str, Any], default_args: dict[str, Any] | None

@@ -16,8 +16,10 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from . import context
 from .convert import json_literal
 from .errors import InvalidDagError, NotSupportedError
+from .function_facts import parameters_of
 
 if TYPE_CHECKING:
     from .baseoperator import BaseOperator
@@ -33,9 +35,20 @@ KEY_FIX = (
 
 
 def _is_result(value: Any) -> bool:
-    from .baseoperator import XComArg
+    return isinstance(value, _xcom_arg())
 
-    return isinstance(value, XComArg)
+
+def _xcom_arg() -> type:
+    """``XComArg`` (imported late: ``baseoperator`` imports this module)."""
+    global _XCOM_ARG  # noqa: PLW0603 - set once, on first use
+    if _XCOM_ARG is None:
+        from .baseoperator import XComArg
+
+        _XCOM_ARG = XComArg
+    return _XCOM_ARG
+
+
+_XCOM_ARG: type | None = None
 
 
 def _holds_result(value: Any) -> bool:
@@ -95,9 +108,11 @@ class Bindings:
                 f"{type(value).__name__}",
                 "pass each task result as its own parameter, or a flat list of task results",
             )
-        else:
+        elif context.checking:
             where = f"argument '{name}' of task '{task_id}'"
             self.call_args[name] = json_literal(value, where)
+        else:  # checked at compile time; the runtime reads its arguments from the spec
+            self.call_args[name] = value
 
     def check_size(self) -> None:
         """Refuse literal arguments too large for the environment variable that carries them."""
@@ -116,16 +131,16 @@ def bind_call(
     """Bind ``function(*args, **kwargs)`` of ``task`` by parameter name."""
     bindings = Bindings(task)
     try:
-        signature = inspect.signature(function)
-        bound = signature.bind_partial(*args, **kwargs)
+        parameters = parameters_of(function)
+        arguments = parameters.bind(args, kwargs)
     except (TypeError, ValueError) as exc:
         raise InvalidDagError(
             f"the arguments of task '{task.task_id}' do not fit "
             f"{getattr(function, '__name__', 'its callable')}(): {exc}",
             "call the task with the parameters its function declares",
         ) from None
-    for name, value in bound.arguments.items():
-        kind = signature.parameters[name].kind
+    for name, value in arguments.items():
+        kind = parameters.signature.parameters[name].kind
         if kind is inspect.Parameter.VAR_POSITIONAL:
             if value:
                 raise InvalidDagError(
@@ -137,5 +152,6 @@ def bind_call(
                 bindings.bind(key, item)
         else:
             bindings.bind(name, value)
-    bindings.check_size()
+    if context.checking:
+        bindings.check_size()
     return bindings

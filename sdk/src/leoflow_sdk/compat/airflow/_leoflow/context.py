@@ -16,6 +16,24 @@ dag_stack: list[DAG] = []
 group_stack: list[TaskGroup] = []
 created_dags: list[DAG] = []
 
+checking = True
+"""Whether definitions are checked as the compiler needs them (the default).
+
+The runtime re-imports a DAG file that the compiler has already imported and checked, only to
+find one task's callable and objects again; it turns this off first (``rebuilding()``), so
+that what only a compile needs is skipped: the user's file and line of every task (kept for
+``dag.json`` and error messages), the JSON check and size limit of literal arguments, and the
+DAG-level field check. Ids, edges, callables and every error raised anyway stay the same."""
+
+RUNTIME_LOCATION = ("<rebuilt at run time>", 0)
+"""The ``location`` of DAGs and tasks defined while ``checking`` is off."""
+
+
+def rebuilding() -> None:
+    """Mark this process as the runtime of a compiled DAG (see ``checking``); for good."""
+    global checking  # noqa: PLW0603 - one switch per process, set before the DAG import
+    checking = False
+
 
 def current_dag() -> DAG | None:
     """The innermost open DAG, if any."""

@@ -91,7 +91,7 @@ class DAG:
         concurrency: int | None = None,
         **kwargs: Any,
     ) -> None:
-        self.location = user_location()
+        self.location = user_location() if context.checking else context.RUNTIME_LOCATION
         if not isinstance(dag_id, str) or not dag_id:
             raise InvalidDagError(f"dag_id {dag_id!r} is not a string", "pass dag_id='name'")
         _check_dag_kwargs(kwargs)
@@ -120,7 +120,9 @@ class DAG:
         self.task_dict: dict[str, BaseOperator] = {}
         self.python_callables: dict[str, Any] = {}
         self.group_ids: set[str] = set()
-        self.record()
+        self._next_suffix: dict[str, int] = {}
+        if context.checking:
+            self.record()
         context.created_dags.append(self)
 
     def __enter__(self) -> DAG:
@@ -154,12 +156,17 @@ class DAG:
         return {k: v for k, v in self.default_args.items() if k not in _PER_DAG_ONLY}
 
     def unique_task_id(self, base: str) -> str:
-        """``base``, else ``base__1``, ``base__2`` … as Airflow names repeated TaskFlow calls."""
+        """``base``, else ``base__1``, ``base__2`` … as Airflow names repeated TaskFlow calls.
+
+        Tasks are never removed, so the first free suffix only grows: it is remembered per
+        base, and a function called a thousand times does not probe a thousand ids each time.
+        """
         if base not in self.task_dict:
             return base
-        n = 1
+        n = self._next_suffix.get(base, 1)
         while f"{base}__{n}" in self.task_dict:
             n += 1
+        self._next_suffix[base] = n
         return f"{base}__{n}"
 
     def add_task(self, task: BaseOperator) -> None:

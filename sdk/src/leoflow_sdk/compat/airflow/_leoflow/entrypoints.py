@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import InvalidDagError
+from .function_facts import remembered
 
 
 def module_name_for(stem: str) -> str:
@@ -39,6 +40,11 @@ def entrypoint_of(function: Callable[..., Any], task_id: str) -> str:
             f"python_callable of task '{task_id}' is a {type(function).__name__}",
             "pass a plain function defined with def (module level or inside the DAG function)",
         )
+    found: str = remembered(function, "entrypoint", lambda: _entrypoint(function))
+    return found
+
+
+def _entrypoint(function: Callable[..., Any]) -> str:
     module = getattr(function, "__module__", None) or "__main__"
     parts = [_clean(p) for p in function.__qualname__.split(".") if p != "<locals>"]
     return f"{module}:{'.'.join(parts)}"

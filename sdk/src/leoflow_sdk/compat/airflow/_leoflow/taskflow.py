@@ -21,6 +21,7 @@ from .binding import Bindings, bind_call
 from .dag import DAG
 from .entrypoints import entrypoint_of
 from .errors import NotSupportedError
+from .function_facts import remembered
 from .operators import COMPUTED_COMMAND, BashOperator, PythonOperator
 
 _UNSUPPORTED_KINDS = {
@@ -62,6 +63,12 @@ def infer_multiple_outputs(function: Callable[..., Any]) -> bool:
     return isinstance(origin, type) and issubclass(origin, Mapping)
 
 
+def _doc(function: Callable[..., Any]) -> str | None:
+    """The function's docstring (the task's ``doc_md`` when none is given)."""
+    doc: str | None = remembered(function, "doc", lambda: inspect.getdoc(function))
+    return doc
+
+
 class _TaskFlowOperator(PythonOperator):
     """The python task one ``@task`` call creates."""
 
@@ -82,10 +89,12 @@ class _TaskFlowOperator(PythonOperator):
             task_id=base_id, python_callable=function, op_args=args, op_kwargs=kwargs, **op
         )
         self.multiple_outputs = (
-            infer_multiple_outputs(function) if multiple_outputs is None else bool(multiple_outputs)
+            remembered(function, "multiple_outputs", lambda: infer_multiple_outputs(function))
+            if multiple_outputs is None
+            else bool(multiple_outputs)
         )
         if self.doc_md is None:
-            self.doc_md = inspect.getdoc(function)
+            self.doc_md = _doc(function)
 
     def _full_task_id(self, task_id: str) -> str:
         return self.dag.unique_task_id(super()._full_task_id(task_id))
@@ -112,7 +121,7 @@ class _BashTaskFlowOperator(BashOperator):
         self.bindings: Bindings = bind_call(self, function, tuple(args), dict(kwargs))
         self.dag.python_callables[self.task_id] = function
         if self.doc_md is None:
-            self.doc_md = inspect.getdoc(function)
+            self.doc_md = _doc(function)
 
     def _full_task_id(self, task_id: str) -> str:
         return self.dag.unique_task_id(super()._full_task_id(task_id))
@@ -150,8 +159,15 @@ class TaskDecorator:
         return XComArg(operator)
 
     def override(self, **kwargs: Any) -> TaskDecorator:
-        """A copy with other operator arguments (``task_id``, ``retries`` …)."""
-        return TaskDecorator(self.function, {**self.operator_kwargs, **kwargs}, self.operator_class)
+        """A copy with other operator arguments (``task_id``, ``retries`` …).
+
+        Made by copying this decorator's attributes (the wrapped function's metadata
+        included), which is what wrapping the function again would produce, without redoing it.
+        """
+        copy = object.__new__(TaskDecorator)
+        copy.__dict__.update(self.__dict__)
+        copy.operator_kwargs = {**self.operator_kwargs, **kwargs}
+        return copy
 
     def expand(self, **_: Any) -> Any:
         """Dynamic task mapping is refused."""
