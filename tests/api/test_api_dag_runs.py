@@ -250,3 +250,18 @@ async def test_values_postgres_refuses_are_400_not_500(
         "/api/v2/dags/etl/dagVersions", params={"version_number": 2**40}, headers=admin
     )
     assert huge.status_code == 200 and huge.json()["total_entries"] == 0
+
+
+async def test_a_logical_date_beyond_the_utc_calendar_is_400_and_triggers_nothing(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    await push(client, admin, bash_spec("etl"))
+    for logical_date in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"):
+        answer = await client.post(
+            "/api/v2/dags/etl/dagRuns", json={"logical_date": logical_date}, headers=admin
+        )
+        assert (answer.status_code, answer.json()) == (
+            400,
+            {"detail": "Invalid value in the request: date value out of range"},
+        )
+    assert await _run_ids(client, admin, "etl") == []

@@ -1,9 +1,11 @@
-"""Answers for bad input that only the database notices.
+"""Answers for bad input that only the database or the calendar notices.
 
 Request validation catches most bad input, but some values are only refused by PostgreSQL: a
 NUL character in a text field or in ``conf``, an integer beyond 32 bits in a path or query.
-Those are the caller's mistake, so they are answered 400 with PostgreSQL's reason in Airflow's
-``{"detail": …}`` shape, never a 500.
+Others are valid ISO 8601 but fall outside the calendar once converted: a time zone offset
+pushes ``0001-01-01T00:00:00+05:00`` before year 1 in UTC (``OverflowError``). Those are the
+caller's mistake, so they are answered 400 with the reason in Airflow's ``{"detail": …}``
+shape, never a 500.
 """
 
 from __future__ import annotations
@@ -22,5 +24,7 @@ async def _invalid_value(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Answer values PostgreSQL refuses (``DataError``) with 400 instead of 500."""
+    """Answer values PostgreSQL refuses (``DataError``) and values beyond the calendar
+    (``OverflowError``) with 400 instead of 500."""
     app.add_exception_handler(psycopg.DataError, _invalid_value)
+    app.add_exception_handler(OverflowError, _invalid_value)
