@@ -51,3 +51,13 @@ def test_delay_never_exceeds_the_cap(
             NOW <= outcome.next_retry_at <= NOW + timedelta(seconds=policy.max_retry_delay_seconds)
         )
     assert (outcome.state is TaskState.UP_FOR_RETRY) == (try_number <= retries)
+
+
+def test_a_cleared_task_instance_counts_its_renewed_tries() -> None:
+    policy = RetryPolicy(retries=1, retry_delay_seconds=0)
+    assert failure_outcome(policy, 2, NOW).state is TaskState.FAILED
+    # cleared after try 2: max_tries 2 + 1 = 3, so tries 3 and 4 are allowed
+    assert failure_outcome(policy, 3, NOW, max_tries=3).state is TaskState.UP_FOR_RETRY
+    assert failure_outcome(policy, 4, NOW, max_tries=3).state is TaskState.FAILED
+    # the policy is the floor: a row written without its retries still gets them
+    assert failure_outcome(policy, 1, NOW, max_tries=0).state is TaskState.UP_FOR_RETRY

@@ -335,3 +335,34 @@ async def test_clear_rebinds_the_run_to_the_latest_version(
     assert done.state is RunState.SUCCESS
     states = {ti.task_id: ti.state for ti in await list_task_instances(db_pool, run.id)}
     assert states == {"a": TaskState.SUCCESS, "old": TaskState.REMOVED, "new": TaskState.SUCCESS}
+
+
+async def test_a_cleared_task_gets_all_its_retries_again(db_pool: Pool, database_url: str) -> None:
+    """As in Airflow, clearing renews the retries: tries 1-2 use them up, the clear starts try
+    3 with max_tries 3, so try 3 failing is retried and try 4 is the one that succeeds."""
+    tasks = [python_task("flaky", retries=1, retry_delay_seconds=0)]
+    dag_uuid = await register(db_pool, dag_json("renewed_retries", tasks))
+
+    def script(launch: TaskLaunch) -> Step:
+        return Step(TaskState.SUCCESS if launch.try_number >= 4 else TaskState.FAILED)
+
+    async with running_scheduler(db_pool, database_url, script) as scheduler:
+        run = await trigger_dag_run(db_pool, dag_uuid)
+        first = await wait_for_run(db_pool, run.id)
+        assert first.state is RunState.FAILED
+        (before,) = await list_task_instances(db_pool, run.id)
+        assert (before.try_number, before.max_tries) == (2, 1)
+        cleared = await clear_task_instances(
+            db_pool, scheduler.catalog, run.id, ClearRequest(task_ids=frozenset({"flaky"}))
+        )
+        assert [(ti.try_number, ti.max_tries) for ti in cleared.cleared] == [(3, 3)]
+        second = await wait_for_run(db_pool, run.id)
+    assert second.state is RunState.SUCCESS
+    (after,) = await list_task_instances(db_pool, run.id)
+    assert (after.try_number, after.max_tries, after.state) == (4, 3, TaskState.SUCCESS)
+    tries = await list_task_instance_tries(db_pool, after.id)
+    assert [t.state for t in tries][:3] == [
+        TaskState.UP_FOR_RETRY,
+        TaskState.FAILED,
+        TaskState.UP_FOR_RETRY,
+    ]

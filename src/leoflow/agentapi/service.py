@@ -717,6 +717,7 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
             ti.dag_id,
             ti.run_id,
             ti.tenant,
+            ti.max_tries,
         )
         result = await self.reporter.report(
             ti.ti_id,

@@ -8,12 +8,14 @@ another replica alike); none of them dispatches anything itself.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from leoflow.scheduler.dag_catalog import DagCatalog
+from psycopg import AsyncConnection
+
+from leoflow.scheduler.dag_catalog import CompiledDag, DagCatalog
 from leoflow.scheduler.planner import DagGraph
 from leoflow.states import TASK_ACTIVE_STATES, RunState, TaskState
 from leoflow.store.dag_runs import (
@@ -131,6 +133,18 @@ def _closure(graph: DagGraph, seeds: Iterable[str], *, up: bool, down: bool) -> 
 _FAILED_STATES = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED})
 
 
+async def _renew_retries(
+    conn: AsyncConnection[Any], compiled: CompiledDag, ti: TaskInstance
+) -> TaskInstance:
+    """Give a cleared task all its retries again, as Airflow does: the last allowed try
+    becomes the one the clear starts plus the task's retries (``max_tries + 1``)."""
+    if ti.task_id not in compiled.tasks:
+        return ti  # removed from the DAG: the next pass marks it removed
+    max_tries = ti.try_number - 1 + compiled.retry_policy(ti.task_id).retries
+    await conn.execute("UPDATE task_instances SET max_tries = %s WHERE id = %s", (max_tries, ti.id))
+    return replace(ti, max_tries=max_tries)
+
+
 async def clear_task_instances(
     db: Database, catalog: DagCatalog, run_uuid: UUID, request: ClearRequest
 ) -> ClearResult:
@@ -175,7 +189,9 @@ async def clear_task_instances(
                 conn, ti.id, try_number, to_state=TaskState.NONE, by_operator=True
             )
             if result.applied and result.task_instance is not None:
-                cleared.append(result.task_instance)
+                # As Airflow: a cleared task gets all its retries again (the last allowed try
+                # is max_tries + 1), counted from the try the clear starts.
+                cleared.append(await _renew_retries(conn, compiled, result.task_instance))
         requeued = await transition_dag_run(conn, run_uuid, RunState.QUEUED, by_operator=True)
     await notify(db, SCHEDULER_CHANNEL, FULL_PASS)
     return ClearResult(cleared=cleared, run=requeued or await get_dag_run(db, run_uuid))

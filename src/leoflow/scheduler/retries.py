@@ -46,8 +46,17 @@ def retry_delay(policy: RetryPolicy, try_number: int) -> timedelta:
     return timedelta(seconds=min(seconds, policy.max_retry_delay_seconds))
 
 
-def failure_outcome(policy: RetryPolicy, try_number: int, now: datetime) -> FailureOutcome:
-    """``up_for_retry`` with its due time while tries remain, otherwise ``failed``."""
-    if try_number < policy.max_tries:
+def failure_outcome(
+    policy: RetryPolicy, try_number: int, now: datetime, max_tries: int | None = None
+) -> FailureOutcome:
+    """``up_for_retry`` with its due time while tries remain, otherwise ``failed``.
+
+    ``max_tries`` is the task instance's own column (Airflow's meaning: the last allowed try
+    number is ``max_tries + 1``). It equals ``policy.retries`` until an operator clears the
+    task, which raises it to the cleared try number plus the retries, so that a cleared task
+    gets all its retries again, as in Airflow. The policy's count is the floor.
+    """
+    last_try = policy.max_tries if max_tries is None else max(policy.max_tries, max_tries + 1)
+    if try_number < last_try:
         return FailureOutcome(TaskState.UP_FOR_RETRY, now + retry_delay(policy, try_number))
     return FailureOutcome(TaskState.FAILED, None)

@@ -64,6 +64,7 @@ from leoflow.store.scheduling import (
 )
 from leoflow.store.task_instances import (
     create_task_instances,
+    get_task_instance,
     start_next_try,
     transition_task_instance,
 )
@@ -686,8 +687,12 @@ class Scheduler:
     async def _on_dispatch_error(self, launch: TaskLaunch, exc: BaseException) -> None:
         """The executor refused or failed to start the try: fail it (it may retry)."""
         compiled = await self.catalog.get(launch.dag_version_id)
+        current = await get_task_instance(self._pool, launch.ti_id)  # a rare path: read it
         outcome = failure_outcome(
-            compiled.retry_policy(launch.task_id), launch.try_number, self._clock()
+            compiled.retry_policy(launch.task_id),
+            launch.try_number,
+            self._clock(),
+            current.max_tries if current is not None else None,
         )
         fields: dict[str, Any] = {}
         if outcome.next_retry_at is not None:
@@ -734,12 +739,13 @@ class Scheduler:
         now: datetime,
         *,
         source: TaskState,
+        max_tries: int | None = None,
     ) -> TaskState | None:
         runs = await list_active_runs(self._pool, RunState.RUNNING, [run_uuid])
         if not runs:
             return None
         compiled = await self.catalog.get(runs[0].dag_version_id)
-        outcome = failure_outcome(compiled.retry_policy(task_id), try_number, now)
+        outcome = failure_outcome(compiled.retry_policy(task_id), try_number, now, max_tries)
         fields: dict[str, Any] = {}
         if outcome.next_retry_at is not None:
             fields["next_retry_at"] = outcome.next_retry_at
@@ -763,7 +769,13 @@ class Scheduler:
 
     async def _fail_lost_agent(self, ti: TaskInstanceState, now: datetime) -> None:
         state = await self._fail_with_policy(
-            ti.id, ti.run_uuid, ti.task_id, ti.try_number, now, source=TaskState.RUNNING
+            ti.id,
+            ti.run_uuid,
+            ti.task_id,
+            ti.try_number,
+            now,
+            source=TaskState.RUNNING,
+            max_tries=ti.max_tries,
         )
         if state is not None:
             AGENT_LOST.inc()
@@ -788,7 +800,13 @@ class Scheduler:
                 )
             return
         state = await self._fail_with_policy(
-            ti_id, run_uuid, task_id, try_number, now, source=TaskState.QUEUED
+            ti_id,
+            run_uuid,
+            task_id,
+            try_number,
+            now,
+            source=TaskState.QUEUED,
+            max_tries=lost.max_tries,
         )
         if state is not None:
             DISPATCH_LOST.labels("failed").inc()

@@ -46,6 +46,8 @@ class TaskIdentity:
     dag_id: str = ""
     run_id: str = ""
     tenant: str | None = None
+    max_tries: int | None = None
+    """The task instance's ``max_tries`` (raised by a clear); ``None``: the policy decides."""
 
 
 async def load_identity(db: Database, ti_id: UUID) -> TaskIdentity | None:
@@ -53,7 +55,7 @@ async def load_identity(db: Database, ti_id: UUID) -> TaskIdentity | None:
     async with single_statement(db) as conn:
         cur = await conn.execute(
             "SELECT ti.id, ti.run_uuid, ti.task_id, r.dag_version_id, ti.state, ti.try_number, "
-            "d.dag_id, r.run_id, t.name "
+            "d.dag_id, r.run_id, t.name, ti.max_tries "
             "FROM task_instances ti JOIN dag_runs r ON r.id = ti.run_uuid "
             "JOIN dags d ON d.id = r.dag_uuid JOIN tenants t ON t.id = d.tenant_id "
             "WHERE ti.id = %s",
@@ -63,7 +65,16 @@ async def load_identity(db: Database, ti_id: UUID) -> TaskIdentity | None:
     if row is None:
         return None
     return TaskIdentity(
-        row[0], row[1], row[2], row[3], TaskState(row[4]), int(row[5]), row[6], row[7], row[8]
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        TaskState(row[4]),
+        int(row[5]),
+        row[6],
+        row[7],
+        row[8],
+        int(row[9]),
     )
 
 
@@ -154,7 +165,10 @@ class TaskReporter:
         compiled = await self._catalog.get(identity.dag_version_id)
         if state is TaskState.FAILED:
             outcome = failure_outcome(
-                compiled.retry_policy(identity.task_id), try_number, self._clock()
+                compiled.retry_policy(identity.task_id),
+                try_number,
+                self._clock(),
+                identity.max_tries,
             )
             target = outcome.state
             if outcome.next_retry_at is not None:

@@ -333,6 +333,7 @@ class LostDispatch:
     task_id: str
     try_number: int
     dispatch_attempts: int
+    max_tries: int | None = None
 
 
 async def list_lost_dispatches(db: Database, older_than: datetime) -> list[LostDispatch]:
@@ -340,7 +341,8 @@ async def list_lost_dispatches(db: Database, older_than: datetime) -> list[LostD
     async with single_statement(db) as conn:
         cur = conn.cursor(row_factory=class_row(LostDispatch))
         await cur.execute(
-            "SELECT id, run_uuid, task_id, try_number, dispatch_attempts FROM task_instances "
+            "SELECT id, run_uuid, task_id, try_number, dispatch_attempts, max_tries "
+            "FROM task_instances "
             "WHERE state = 'queued' AND queued_at < %s",
             (older_than,),
         )
