@@ -664,6 +664,7 @@ async def measure(
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    load_at_start = os.getloadavg()
     server_dsn = args.database_url
     embedded_dir: Path | None = None
     if server_dsn is None:
@@ -693,6 +694,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "parallelism": args.parallelism,
         "task_seconds": args.task_seconds,
         "runs_per_width": {width: _runs_for(width, args.runs) for width in args.widths},
+        "load_average_start": [round(v, 2) for v in load_at_start],
+        "load_average_end": [round(v, 2) for v in os.getloadavg()],
         "results": [asdict(r) for r in results],
     }
 
