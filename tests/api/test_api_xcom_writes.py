@@ -145,3 +145,52 @@ async def test_writes_reach_the_backend_the_tasks_read(
     finally:
         await service.backend.delete_run(RunScope("default", "etl", row[0]))
         await service.close()
+
+
+@pytest.mark.redis
+@pytest.mark.usefixtures("etl")
+async def test_reads_come_from_the_backend_the_tasks_write(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    api_app: FastAPI,
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In Pro XComs live in Redis: the API lists and shows them from there (nothing is in the
+    ``xcom`` table), with the same filters, order and paging as from PostgreSQL."""
+    from leoflow.api.routes import xcom as xcom_routes
+
+    service = XComService(RedisXComBackend(Redis.from_url(redis_url)), XComPolicy())
+    api_app.state.xcom_service = service
+    async with api_app.state.pool.connection() as conn:
+        cur = await conn.execute("SELECT id FROM dag_runs WHERE run_id = 'r1'")
+        row = await cur.fetchone()
+    assert row is not None
+    scope = RunScope("default", "etl", row[0])
+    try:
+        await service.push_json(XComAddress(scope, "extract", "return_value"), {"rows": 3})
+        await service.push_json(XComAddress(scope, "extract", "count"), 3)
+        async with api_app.state.pool.connection() as conn:
+            cur = await conn.execute("SELECT count(*) FROM xcom")
+            assert (await cur.fetchone()) == (0,)
+
+        listed = await client.get(ENTRIES, headers=admin)
+        assert listed.status_code == 200, listed.text
+        body = listed.json()
+        assert body["total_entries"] == 2
+        assert [e["key"] for e in body["xcom_entries"]] == ["count", "return_value"]
+        one = await client.get(f"{ENTRIES}/return_value", headers=admin)
+        assert one.status_code == 200 and one.json()["value"] == {"rows": 3}
+        everywhere = "/api/v2/dags/~/dagRuns/~/taskInstances/~/xcomEntries"
+        paged = await client.get(everywhere, params={"limit": 1, "offset": 1}, headers=admin)
+        assert paged.json()["total_entries"] == 2
+        assert [e["key"] for e in paged.json()["xcom_entries"]] == ["return_value"]
+        assert (await client.get(f"{ENTRIES}/absent", headers=admin)).status_code == 404
+
+        monkeypatch.setattr(xcom_routes, "MAX_BACKEND_RUNS", 0)
+        too_wide = await client.get(everywhere, headers=admin)
+        assert too_wide.status_code == 400
+        assert "name the DAG and the run" in too_wide.json()["detail"]
+    finally:
+        await service.backend.delete_run(scope)
+        await service.close()

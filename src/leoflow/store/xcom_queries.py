@@ -1,8 +1,13 @@
-"""Read model of XCom entries for the API, straight from the ``xcom`` table.
+"""Read model of XCom entries for the API, from the ``xcom`` table or a backend's values.
 
 The API lists and shows XComs; it never goes through an XCom backend's push/pull path, so
 reading does not extend a TTL or count as a pull. Expired entries are left out even before a
 purge has removed them.
+
+Where XComs live outside PostgreSQL (Redis), the caller reads the values of the candidate runs
+(:func:`runs_for_xcom`) from the backend and hands them in as :class:`BackendValue` rows: the
+same SQL then filters, orders, counts and pages them, joined to their runs and DAGs, so both
+backends answer every filter and sort alike.
 """
 
 from __future__ import annotations
@@ -30,16 +35,60 @@ SORT_COLUMNS: Mapping[str, str] = {
 }
 """Attributes an XCom list can be ordered by (Airflow's names) and their SQL."""
 
-_FROM = """
-    FROM xcom x
+_JOINS = """
     JOIN dag_runs r ON r.id = x.run_uuid
     JOIN dags d ON d.id = r.dag_uuid
 """
-_SELECT = f"""
-    SELECT d.dag_id, r.run_id, x.task_id, x.map_index, x.key, x.value, x.content_type,
-           x.size, x.created_at, r.logical_date, r.run_after
-    {_FROM}
+_FROM = f"FROM xcom x {_JOINS}"
+_FROM_VALUES = f"""
+    FROM unnest(%(v_run)s::uuid[], %(v_task)s::text[], %(v_map)s::integer[], %(v_key)s::text[],
+                %(v_value)s::bytea[], %(v_type)s::text[], %(v_created)s::timestamptz[],
+                %(v_expires)s::timestamptz[])
+         AS x (run_uuid, task_id, map_index, key, value, content_type, created_at, expires_at)
+    {_JOINS}
 """
+_COLUMNS = """
+    SELECT d.dag_id, r.run_id, x.task_id, x.map_index, x.key, x.value, x.content_type,
+           octet_length(x.value) AS size, x.created_at, r.logical_date, r.run_after
+"""
+
+
+@dataclass(frozen=True)
+class BackendValue:
+    """A live value read from an XCom backend other than the ``xcom`` table."""
+
+    run_uuid: UUID
+    task_id: str
+    map_index: int
+    key: str
+    value: bytes
+    content_type: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class XcomRun:
+    """A run whose XComs a backend read must fetch, with the names backends key them by."""
+
+    run_uuid: UUID
+    dag_id: str
+    tenant: str
+
+
+def _source(values: Sequence[BackendValue] | None) -> tuple[str, dict[str, object]]:
+    if values is None:
+        return _FROM, {}
+    return _FROM_VALUES, {
+        "v_run": [v.run_uuid for v in values],
+        "v_task": [v.task_id for v in values],
+        "v_map": [v.map_index for v in values],
+        "v_key": [v.key for v in values],
+        "v_value": [v.value for v in values],
+        "v_type": [v.content_type for v in values],
+        "v_created": [v.created_at for v in values],
+        "v_expires": [v.expires_at for v in values],
+    }
 
 
 @dataclass(frozen=True)
@@ -110,18 +159,25 @@ async def list_xcoms(
     order_by: OrderBy = (("dag_id", False), ("task_id", False), ("run_id", False)),
     limit: int = 50,
     offset: int = 0,
+    values: Sequence[BackendValue] | None = None,
 ) -> tuple[list[XcomRow], int]:
-    """One page of live XCom entries matching ``flt`` and how many match in total."""
+    """One page of live XCom entries matching ``flt`` and how many match in total.
+
+    ``values``: the entries read from a backend other than the ``xcom`` table (``None``: the
+    table is the store).
+    """
     where = _where(tenant_id, flt)
-    params = {**where.params, "limit": limit, "offset": offset}
+    source, source_params = _source(values)
+    params = {**where.params, **source_params, "limit": limit, "offset": offset}
     terms: Sequence[tuple[str, bool]] = list(order_by)
     order = order_clause(terms, SORT_COLUMNS, "x.key")
     async with acquire(db) as conn:
-        cur = await conn.execute(f"SELECT count(*) {_FROM} {where.sql()}", params)
+        cur = await conn.execute(f"SELECT count(*) {source} {where.sql()}", params)
         total_row = await cur.fetchone()
         rows = conn.cursor(row_factory=class_row(XcomRow))
         await rows.execute(
-            f"{_SELECT} {where.sql()} {order} LIMIT %(limit)s OFFSET %(offset)s", params
+            f"{_COLUMNS} {source} {where.sql()} {order} LIMIT %(limit)s OFFSET %(offset)s",
+            params,
         )
         page = await rows.fetchall()
     return page, int(total_row[0]) if total_row else 0
@@ -136,12 +192,39 @@ async def get_xcom(
     *,
     key: str,
     map_index: int = -1,
+    values: Sequence[BackendValue] | None = None,
 ) -> XcomRow | None:
-    """One live XCom entry."""
+    """One live XCom entry (``values`` as for :func:`list_xcoms`)."""
     rows, _ = await list_xcoms(
         db,
         tenant_id,
         XcomFilter(dag_id=dag_id, run_id=run_id, task_id=task_id, key=key, map_index=map_index),
         limit=1,
+        values=values,
     )
     return rows[0] if rows else None
+
+
+async def runs_for_xcom(
+    db: Database, tenant_id: UUID, flt: XcomFilter, *, limit: int
+) -> list[XcomRun]:
+    """The runs (at most ``limit + 1``, newest first) whose XComs ``flt`` can match: what a
+    read from a backend other than the ``xcom`` table must fetch."""
+    where = Where()
+    where.add("d.tenant_id = %(tenant_id)s", tenant_id=tenant_id)
+    where.equals("d.dag_id", flt.dag_id)
+    where.equals("r.run_id", flt.run_id)
+    where.pattern("d.dag_id", flt.dag_id_pattern)
+    where.prefix("d.dag_id", flt.dag_id_prefix)
+    where.pattern("r.run_id", flt.run_id_pattern)
+    where.prefix("r.run_id", flt.run_id_prefix)
+    where.range("r.logical_date", flt.logical_date)
+    where.range("r.run_after", flt.run_after)
+    async with acquire(db) as conn:
+        cur = await conn.execute(
+            "SELECT r.id, d.dag_id, t.name FROM dag_runs r JOIN dags d ON d.id = r.dag_uuid "
+            f"JOIN tenants t ON t.id = d.tenant_id {where.sql()} "
+            "ORDER BY r.run_after DESC, r.id LIMIT %(limit)s",
+            {**where.params, "limit": limit + 1},
+        )
+        return [XcomRun(row[0], row[1], row[2]) for row in await cur.fetchall()]

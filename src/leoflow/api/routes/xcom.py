@@ -1,12 +1,14 @@
 """``…/taskInstances/{task_id}/xcomEntries``: read and list XCom entries (``~`` for any DAG,
-run or task), straight from the stored values."""
+run or task), straight from the stored values: the ``xcom`` table, or the configured XCom
+backend (Redis in Pro) for the runs a request can match."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
+from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
 from leoflow.api.common.parameters import (
     WILDCARD,
@@ -27,7 +29,8 @@ from leoflow.api.translate import xcom_entry_response, xcom_response
 from leoflow.store import xcom_queries
 from leoflow.store._filters import Range
 from leoflow.store.pool import Pool
-from leoflow.store.xcom_queries import XcomFilter
+from leoflow.store.xcom_queries import BackendValue, XcomFilter
+from leoflow.xcom import RunScope
 
 router = APIRouter(
     prefix="/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/xcomEntries",
@@ -41,8 +44,46 @@ PoolDep = Annotated[Pool, Depends(get_pool)]
 DateRange = Range[datetime]
 
 
+MAX_BACKEND_RUNS = 200
+"""Most runs one XCom list reads from a backend other than the ``xcom`` table."""
+
+
 def _exact(value: str) -> str | None:
     return None if value == WILDCARD else value
+
+
+async def _backend_values(
+    request: Request, pool: Pool, tenant_id: UUID, flt: XcomFilter
+) -> list[BackendValue] | None:
+    """The live values of the runs ``flt`` can match when XComs are kept outside the ``xcom``
+    table (``None`` when the table is the store: SQL reads it directly)."""
+    service = getattr(request.app.state, "xcom_service", None)
+    if service is None or service.backend.name == "postgres":
+        return None
+    runs = await xcom_queries.runs_for_xcom(pool, tenant_id, flt, limit=MAX_BACKEND_RUNS)
+    if len(runs) > MAX_BACKEND_RUNS:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            f"this listing spans more than {MAX_BACKEND_RUNS} DAG runs, and XComs are kept in "
+            f"{service.backend.name}, which is read run by run: name the DAG and the run, or "
+            "narrow it with run_id_pattern, logical_date or run_after",
+        )
+    values: list[BackendValue] = []
+    for run in runs:
+        for stored in await service.list_run(RunScope(run.tenant, run.dag_id, run.run_uuid)):
+            values.append(
+                BackendValue(
+                    run.run_uuid,
+                    stored.task_id,
+                    stored.map_index,
+                    stored.key,
+                    stored.value,
+                    stored.content_type,
+                    stored.created_at,
+                    stored.expires_at,
+                )
+            )
+    return values
 
 
 @router.get("")
@@ -50,6 +91,7 @@ async def get_xcom_entries(
     dag_id: str,
     dag_run_id: str,
     task_id: str,
+    request: Request,
     *,
     principal: Read,
     pool: PoolDep,
@@ -88,8 +130,15 @@ async def get_xcom_entries(
         run_after=run_after,
     )
     terms = order_by if order_by != [("dag_id", False)] else _DEFAULT_ORDER
+    values = await _backend_values(request, pool, principal.tenant_id, flt)
     rows, total = await xcom_queries.list_xcoms(
-        pool, principal.tenant_id, flt, order_by=terms, limit=page.limit, offset=page.offset
+        pool,
+        principal.tenant_id,
+        flt,
+        order_by=terms,
+        limit=page.limit,
+        offset=page.offset,
+        values=values,
     )
     return XComCollectionResponse(
         xcom_entries=[xcom_response(r) for r in rows], total_entries=total
@@ -112,6 +161,7 @@ async def get_xcom_entry(
     dag_run_id: str,
     task_id: str,
     xcom_key: str,
+    request: Request,
     *,
     principal: Read,
     pool: PoolDep,
@@ -124,8 +174,17 @@ async def get_xcom_entry(
     Values are stored as JSON, so ``deserialize`` changes nothing: the value is always
     answered decoded.
     """
+    flt = XcomFilter(dag_id=dag_id, run_id=dag_run_id)
+    values = await _backend_values(request, pool, principal.tenant_id, flt)
     row = await xcom_queries.get_xcom(
-        pool, principal.tenant_id, dag_id, dag_run_id, task_id, key=xcom_key, map_index=map_index
+        pool,
+        principal.tenant_id,
+        dag_id,
+        dag_run_id,
+        task_id,
+        key=xcom_key,
+        map_index=map_index,
+        values=values,
     )
     if row is None:
         raise HTTPException(
