@@ -35,7 +35,7 @@ from leoflow.executors.base import Executor
 from leoflow.executors.inline_http import InlineHttpExecutor
 from leoflow.executors.router import ExecutorRouter
 from leoflow.executors.subprocess import SubprocessExecutor
-from leoflow.lite.venvs import VenvManager, sdk_source
+from leoflow.lite.venvs import VenvManager
 from leoflow.logs import TaskLogs, build_task_logs
 from leoflow.scheduler.dag_catalog import DagCatalog
 from leoflow.scheduler.state_reports import TaskReporter
@@ -108,11 +108,7 @@ class ExecutionPlane:
         self.tokens = AgentTokenIssuer(
             self.jwt_secret, pool, expiration_seconds=settings.agent_token_expiration_seconds
         )
-        self.venvs = venvs or VenvManager(
-            home / "venvs",
-            installer=settings.venv_installer,
-            sdk=sdk_source(settings.sdk_requirement),
-        )
+        self.venvs = venvs or VenvManager.from_settings(settings)
         self.executor: ExecutorRouter | None = None
         self._endpoint: AgentEndpoint | None = None
         self._background: list[asyncio.Task[Any]] = []

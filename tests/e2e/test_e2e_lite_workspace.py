@@ -252,6 +252,9 @@ def test_every_example_runs_to_success_through_the_cli(lite: Lite) -> None:
     listed = lite.cli_json("dags", "list")
     assert {d["dag_id"] for d in listed["dags"]} >= set(EXAMPLE_IDS)
     assert not any(d["is_paused"] for d in listed["dags"])  # Lite: new DAGs run
+    assert lite.cli_json("dags", "pause", EXAMPLE_IDS[0])["is_paused"] is True
+    assert "unpaused" in lite.cli("dags", "unpause", EXAMPLE_IDS[0]).stdout
+    assert lite.api(f"/api/v2/dags/{EXAMPLE_IDS[0]}")["is_paused"] is False
 
     pg = _postgres_fields(lite)
     lite.cli("variables", "set", "report_greeting", "Hello from the e2e test")

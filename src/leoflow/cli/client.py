@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -306,46 +307,38 @@ def _set_paused(dag_id: str, paused: bool, client: ApiClient) -> dict[str, Any]:
     return body
 
 
-@dags_app.command("pause")
-def dags_pause(
-    dag_id: Annotated[str, typer.Argument(help="The DAG to pause.")],
-    *,
-    server: ServerOption = None,
-    token: TokenOption = None,
-    username: UserOption = None,
-    password: PasswordOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Pause a DAG: no new run starts, no new task is dispatched."""
-    try:
-        body = _set_paused(dag_id, True, _client(server, token, username, password))
-    except ClientError as exc:
-        raise _fail(exc) from None
-    if as_json:
-        _print_json(body)
-    else:
-        typer.echo(f"DAG {dag_id} paused.")
+def _pause_command(paused: bool, summary: str) -> Callable[..., None]:
+    """``dags pause`` or ``dags unpause``: the same call with the other value."""
+    word = "paused" if paused else "unpaused"
+
+    def command(
+        dag_id: Annotated[str, typer.Argument(help="The DAG's id.")],
+        *,
+        server: ServerOption = None,
+        token: TokenOption = None,
+        username: UserOption = None,
+        password: PasswordOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        try:
+            body = _set_paused(dag_id, paused, _client(server, token, username, password))
+        except ClientError as exc:
+            raise _fail(exc) from None
+        if as_json:
+            _print_json(body)
+        else:
+            typer.echo(f"DAG {dag_id} {word}.")
+
+    command.__doc__ = summary
+    return command
 
 
-@dags_app.command("unpause")
-def dags_unpause(
-    dag_id: Annotated[str, typer.Argument(help="The DAG to unpause.")],
-    *,
-    server: ServerOption = None,
-    token: TokenOption = None,
-    username: UserOption = None,
-    password: PasswordOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Unpause a DAG: its schedule and queued runs go on."""
-    try:
-        body = _set_paused(dag_id, False, _client(server, token, username, password))
-    except ClientError as exc:
-        raise _fail(exc) from None
-    if as_json:
-        _print_json(body)
-    else:
-        typer.echo(f"DAG {dag_id} unpaused.")
+dags_app.command("pause")(
+    _pause_command(True, "Pause a DAG: no new run starts, no new task is dispatched.")
+)
+dags_app.command("unpause")(
+    _pause_command(False, "Unpause a DAG: its schedule and queued runs go on.")
+)
 
 
 @dags_app.command("delete")

@@ -18,7 +18,7 @@ import typer
 from leoflow.compiler import CompileError
 from leoflow.compiler.project import load_config
 from leoflow.config import load_settings
-from leoflow.lite.venvs import VenvBuildError, VenvInputs, VenvManager, sdk_source
+from leoflow.lite.venvs import VenvBuildError, VenvInputs, VenvManager
 from leoflow.telemetry.logging import configure_logging
 
 
@@ -33,12 +33,7 @@ def dag_venv_python(target: Path, *, quiet: bool = False) -> str:
     if not project_dir.is_dir():
         raise CompileError("config", [f"{target} is not a folder or a DAG file"])
     config = load_config(project_dir)
-    settings = load_settings()
-    manager = VenvManager(
-        Path(settings.home) / "venvs",
-        installer=settings.venv_installer,
-        sdk=sdk_source(settings.sdk_requirement),
-    )
+    manager = VenvManager.from_settings(load_settings())
     inputs = VenvInputs.for_config(config, manager.sdk)
 
     def progress(line: str) -> None:

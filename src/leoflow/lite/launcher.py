@@ -378,19 +378,11 @@ async def _serve(
     executor: tuple[str, str],
     ui: str,
 ) -> None:
-    from leoflow.lite.venvs import VenvManager, sdk_source
+    from leoflow.lite.venvs import VenvManager
 
     username, login = await _bootstrap_admin(db, settings, options)
     banner = _ready_block(options, db, workspace=workspace, executor=executor, ui=ui, login=login)
-    sync = WorkspaceSync(
-        workspace,
-        settings,
-        VenvManager(
-            Path(settings.home) / "venvs",
-            installer=settings.venv_installer,
-            sdk=sdk_source(settings.sdk_requirement),
-        ),
-    )
+    sync = WorkspaceSync(workspace, settings, VenvManager.from_settings(settings))
 
     async def workspace_sync(plane: ControlPlane) -> None:
         assert plane.pool is not None

@@ -27,11 +27,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO
 
 from leoflow.spec import DagSpec, LeoflowYaml
 from leoflow.telemetry import get_logger
 from leoflow.telemetry.metrics import VENV_BUILD_DURATION, VENV_BUILDS
+
+if TYPE_CHECKING:
+    from leoflow.config import Settings
 
 log = get_logger(__name__)
 
@@ -178,6 +181,16 @@ class VenvManager:
         self.installer = installer
         self.sdk = sdk or sdk_source()
         self._locks: dict[str, asyncio.Lock] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> VenvManager:
+        """The manager of ``<home>/venvs`` as configured: what Lite, its executor and the CLI
+        share, so a venv built by one is found by the others."""
+        return cls(
+            Path(settings.home) / "venvs",
+            installer=settings.venv_installer,
+            sdk=sdk_source(settings.sdk_requirement),
+        )
 
     def inputs_for(self, spec: DagSpec) -> VenvInputs:
         return VenvInputs.for_spec(spec, self.sdk)

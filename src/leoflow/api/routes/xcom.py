@@ -18,7 +18,7 @@ from leoflow.api.common.parameters import (
     pagination,
     sort_param,
 )
-from leoflow.api.common.resources import get_pool
+from leoflow.api.common.resources import get_pool, get_xcom_service
 from leoflow.api.datamodels.xcom import (
     XComCollectionResponse,
     XComResponseNative,
@@ -57,8 +57,8 @@ async def _backend_values(
 ) -> list[BackendValue] | None:
     """The live values of the runs ``flt`` can match when XComs are kept outside the ``xcom``
     table (``None`` when the table is the store: SQL reads it directly)."""
-    service = getattr(request.app.state, "xcom_service", None)
-    if service is None or service.backend.name == "postgres":
+    service = get_xcom_service(request)
+    if service.backend.name == "postgres":
         return None
     runs = await xcom_queries.runs_for_xcom(pool, tenant_id, flt, limit=MAX_BACKEND_RUNS)
     if len(runs) > MAX_BACKEND_RUNS:
